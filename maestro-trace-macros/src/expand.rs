@@ -1,0 +1,620 @@
+//! Expansion: generated code for validated input. Every path into the runtime is absolute
+//! (`::maestro_trace::__private`), and every local the expansion introduces is hygienic
+//! (`Span::mixed_site`), so nothing the user names or imports can collide with it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, Block, Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Stmt};
+
+use crate::parse::{self, AttrSpec, RawOption, TracedItem};
+use crate::validate::{self, DeprecatedKey, Errors, Kind, NameKind, TracedOptions};
+
+fn private() -> TokenStream {
+    quote!(::maestro_trace::__private)
+}
+
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// The original item followed by the errors: the item still exists for the rest of the crate
+/// (and rust-analyzer), and the user sees every problem at once.
+fn unchanged_with(item: TokenStream, result: syn::Result<()>) -> TokenStream {
+    match result {
+        Ok(()) => item,
+        Err(error) => {
+            let errors = error.to_compile_error();
+            quote!(#item #errors)
+        }
+    }
+}
+
+/// How a function's body runs, which decides how its span is kept current.
+enum Shape {
+    /// A plain function: the span is current for the body and ends on every exit.
+    Sync,
+    /// `async fn`: the span starts on the first poll and is current during every poll.
+    AsyncFn,
+    /// A sync function whose tail is an `async` block, bare (`-> impl Future`) or boxed
+    /// (`Box::pin(async move { .. })`, as `#[async_trait]` writes): the span starts at the call.
+    ReturnsAsyncBlock,
+}
+
+fn shape(function: &ItemFn) -> Shape {
+    if function.sig.asyncness.is_some() {
+        Shape::AsyncFn
+    } else if tail_async_block(&function.block).is_some() {
+        Shape::ReturnsAsyncBlock
+    } else {
+        Shape::Sync
+    }
+}
+
+/// The `async` block a function returns, bare or inside `Box::pin(..)`.
+fn tail_async_block(block: &Block) -> Option<&Expr> {
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
+        return None;
+    };
+    match tail {
+        Expr::Async(_) => Some(tail),
+        Expr::Call(call) if call.args.len() == 1 && is_pin_call(&call.func) => {
+            match call.args.first() {
+                Some(arg @ Expr::Async(_)) => Some(arg),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn is_pin_call(func: &Expr) -> bool {
+    let Expr::Path(path) = func else {
+        return false;
+    };
+    path.path
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "pin")
+}
+
+/// Replaces the tail `async` block of `block` with `rewrite(block)`.
+fn rewrite_tail_async(block: &mut Block, rewrite: impl FnOnce(TokenStream) -> TokenStream) {
+    let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
+        return;
+    };
+    let slot = match tail {
+        Expr::Async(_) => tail,
+        Expr::Call(call) => match call.args.first_mut() {
+            Some(arg) => arg,
+            None => return,
+        },
+        _ => return,
+    };
+    let original = std::mem::replace(slot, Expr::Verbatim(TokenStream::new()));
+    *slot = Expr::Verbatim(rewrite(original.into_token_stream()));
+}
+
+/// Splits outer attributes (kept on the function) from inner ones (kept at the top of the body).
+fn split_attrs(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
+    attrs
+        .into_iter()
+        .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer))
+}
+
+/// Removes `#[record_errors]` (any path ending in it) from `attrs`, reporting whether it was there.
+fn take_record_errors(attrs: &mut Vec<Attribute>) -> bool {
+    let before = attrs.len();
+    attrs.retain(|attr| {
+        !attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "record_errors")
+    });
+    attrs.len() != before
+}
+
+/// Where an error about the return type should point.
+fn return_span(function: &ItemFn) -> Span {
+    match &function.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => function.sig.ident.span(),
+    }
+}
+
+/// `result` recorded on the current span if it is an `Err`; the trait bound's message names the
+/// return type when it cannot carry an error.
+fn record_result(result: &Ident, span: Span) -> TokenStream {
+    let p = private();
+    quote_spanned!(span=> #p::record_result(&#result);)
+}
+
+/// A future that records its output's error: `async move { let r = inner.await; record; r }`.
+fn async_recording(inner: TokenStream, span: Span) -> TokenStream {
+    let result = local("__mt_result");
+    let record = record_result(&result, span);
+    quote! {
+        async move {
+            let #result = #inner.await;
+            #record
+            #result
+        }
+    }
+}
+
+/// The body of a sync function that records its `Err`: the body runs in a closure so that
+/// `return` and `?` inside it still produce the value we inspect.
+fn sync_recording(block: &Block, span: Span) -> TokenStream {
+    let result = local("__mt_result");
+    let record = record_result(&result, span);
+    quote! {
+        #[allow(clippy::redundant_closure_call)]
+        let #result = (move || #block)();
+        #record
+        #result
+    }
+}
+
+/// The static description of a span.
+fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: usize) -> (Ident, TokenStream) {
+    let p = private();
+    let meta = local("__MT_SPAN");
+    let kind = kind.variant();
+    let tokens = quote! {
+        static #meta: #p::SpanMeta = #p::SpanMeta {
+            name: #name,
+            kind: #p::SpanKind::#kind,
+            root: #root,
+            attrs: #attrs,
+        };
+    };
+    (meta, tokens)
+}
+
+/// A closure that records `attrs`; it runs only when the span is sampled.
+fn recorder(attrs: &[AttrSpec]) -> TokenStream {
+    let p = private();
+    let recorder = local("__mt_recorder");
+    let lines = attrs.iter().map(|spec| {
+        let key = LitStr::new(&spec.key_text(), Span::call_site());
+        match spec {
+            AttrSpec::Keyed { value, .. } => {
+                quote_spanned!(value.span()=> #p::attr(#recorder, #key, &(#value));)
+            }
+            AttrSpec::Bare(ident) => {
+                quote_spanned!(ident.span()=> #p::arg(#recorder, #key, &#ident);)
+            }
+        }
+    });
+    quote!(|#recorder: &mut #p::Recorder<'_>| { #(#lines)* })
+}
+
+/// Each deprecated key becomes a use of a `#[deprecated]` constant at the key, so rustc warns
+/// there with our note (stable Rust has no other way for a proc macro to emit a warning).
+fn deprecation_warnings(keys: &[DeprecatedKey]) -> TokenStream {
+    keys.iter()
+        .map(|key| {
+            let note = format!(
+                "`{}` is a deprecated semantic-convention attribute key; use `{}` instead",
+                key.old, key.new
+            );
+            quote_spanned! {key.span=>
+                const _: () = {
+                    #[deprecated(note = #note)]
+                    #[allow(non_upper_case_globals)]
+                    const deprecated_attribute_key: () = ();
+                    deprecated_attribute_key
+                };
+            }
+        })
+        .collect()
+}
+
+/// Argument names a bare `attrs(name)` may refer to.
+fn argument_names(function: &ItemFn) -> Vec<String> {
+    function
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Receiver(_) => Some("self".to_owned()),
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) => Some(pat.ident.unraw().to_string()),
+                _ => None,
+            },
+        })
+        .collect()
+}
+
+/// Checks the item is a function we can instrument; on failure returns what to emit instead.
+fn function_or_passthrough(
+    macro_name: &str,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Result<ItemFn, ()> {
+    match parse::traced_item(item) {
+        TracedItem::Fn(function) => {
+            if let Some(constness) = &function.sig.constness {
+                errors.at(
+                    constness,
+                    format!(
+                        "`#[{macro_name}]` cannot instrument a `const fn`: spans exist only at run time; remove `const` or the attribute"
+                    ),
+                );
+            }
+            Ok(function)
+        }
+        TracedItem::UnparsedBody | TracedItem::Garbage => Err(()),
+        TracedItem::Other(other) => {
+            let what = match &other {
+                syn::Item::Struct(_) => "a struct",
+                syn::Item::Enum(_) => "an enum",
+                syn::Item::Impl(_) => "an impl block; put it on each method to trace",
+                syn::Item::Trait(_) => "a trait; put it on the methods of an impl",
+                syn::Item::Mod(_) => "a module",
+                syn::Item::Const(_) | syn::Item::Static(_) => "a constant or static",
+                _ => "this item",
+            };
+            let first = other.to_token_stream().into_iter().next();
+            errors.at(
+                first,
+                format!("`#[{macro_name}]` cannot be applied to {what}; it goes on functions and methods"),
+            );
+            Err(())
+        }
+    }
+}
+
+/// `#[traced(...)]`.
+pub(crate) fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let raw = parse::options(args).unwrap_or_else(|error| {
+        errors.push(error);
+        Vec::new()
+    });
+    let options = validate::traced_options(raw, &mut errors);
+    let Ok(function) = function_or_passthrough("traced", item.clone(), &mut errors) else {
+        return unchanged_with(item, errors.finish());
+    };
+
+    let name = match &options.name {
+        Some(name) => name.clone(),
+        None => {
+            let default = function.sig.ident.unraw().to_string();
+            if let Err(message) = validate::check_name(&default, NameKind::Span, Some(&default)) {
+                errors.at(&function.sig.ident, message);
+            }
+            LitStr::new(&default, function.sig.ident.span())
+        }
+    };
+    let arguments = argument_names(&function);
+    let deprecated =
+        validate::attr_list(&options.attrs, Some((&arguments, &function.sig.ident)), &mut errors);
+    if let Err(error) = errors.finish() {
+        return unchanged_with(item, Err(error));
+    }
+    expand_traced(function, &options, &name, &deprecated)
+}
+
+fn expand_traced(
+    function: ItemFn,
+    options: &TracedOptions,
+    name: &LitStr,
+    deprecated: &[DeprecatedKey],
+) -> TokenStream {
+    let p = private();
+    let shape = shape(&function);
+    let error_span = return_span(&function);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        mut block,
+    } = function;
+    let (mut outer, inner) = split_attrs(attrs);
+    let record_errors = take_record_errors(&mut outer);
+    let (meta, meta_item) = span_meta(name, options.kind, options.root, options.attrs.len());
+    let record = recorder(&options.attrs);
+    let warnings = deprecation_warnings(deprecated);
+    let span = local("__mt_span");
+
+    let body = match shape {
+        Shape::Sync => {
+            let scope = local("__mt_scope");
+            let run = if record_errors {
+                sync_recording(&block, error_span)
+            } else {
+                block.to_token_stream()
+            };
+            quote! {
+                let #scope = #p::SpanScope::enter(#p::start(&#meta, #record));
+                #run
+            }
+        }
+        Shape::AsyncFn => {
+            let inner_future = if record_errors {
+                async_recording(quote!(async move #block), error_span)
+            } else {
+                quote!(async move #block)
+            };
+            quote! {
+                let #span = #p::start(&#meta, #record);
+                #p::instrument(#inner_future, #span).await
+            }
+        }
+        Shape::ReturnsAsyncBlock => {
+            let setup = local("__mt_setup");
+            let has_setup = block.stmts.len() > 1;
+            rewrite_tail_async(&mut block, |future| {
+                let future = if record_errors {
+                    async_recording(future, error_span)
+                } else {
+                    future
+                };
+                quote!(#p::instrument(#future, #span))
+            });
+            let stmts = &block.stmts;
+            // Statements before the returned block run at call time, with the span current.
+            let enter = has_setup.then(|| quote!(let #setup = #p::attach(&#span);));
+            quote! {
+                let #span = #p::start(&#meta, #record);
+                #enter
+                #(#stmts)*
+            }
+        }
+    };
+
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #warnings
+            #meta_item
+            #body
+        }
+    }
+}
+
+/// `#[record_errors]`.
+pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    if !args.is_empty() {
+        errors.at(&args, "`#[record_errors]` takes no options; write `#[record_errors]`");
+    }
+    let Ok(function) = function_or_passthrough("record_errors", item.clone(), &mut errors) else {
+        return unchanged_with(item, errors.finish());
+    };
+    if let Err(error) = errors.finish() {
+        return unchanged_with(item, Err(error));
+    }
+
+    let shape = shape(&function);
+    let error_span = return_span(&function);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        mut block,
+    } = function;
+    let (outer, inner) = split_attrs(attrs);
+    let body = match shape {
+        Shape::Sync => sync_recording(&block, error_span),
+        Shape::AsyncFn => {
+            let future = async_recording(quote!(async move #block), error_span);
+            quote!(#future.await)
+        }
+        Shape::ReturnsAsyncBlock => {
+            rewrite_tail_async(&mut block, |future| async_recording(future, error_span));
+            let stmts = &block.stmts;
+            quote!(#(#stmts)*)
+        }
+    };
+    quote! {
+        #(#outer)*
+        #vis #sig {
+            #(#inner)*
+            #body
+        }
+    }
+}
+
+/// `span!("name", key = value, ...)`.
+pub(crate) fn span(input: TokenStream) -> TokenStream {
+    let input = match syn::parse2::<parse::NamedAttrs>(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut errors = Errors::default();
+    let name = validate::name_literal(&input.name, NameKind::Span, &mut errors);
+    let deprecated = validate::attr_list(&input.attrs, None, &mut errors);
+    let p = private();
+    let name = match (errors.finish(), name) {
+        (Ok(()), Some(name)) => name,
+        // A span that records nothing keeps `.in_scope(..)` after a bad `span!` from adding a
+        // second, confusing error to the real one.
+        (result, _) => {
+            let error = result.err().map(|e| e.to_compile_error());
+            return quote!({ #error #p::Span::none() });
+        }
+    };
+    let (meta, meta_item) = span_meta(&name, Kind::Internal, false, input.attrs.len());
+    let record = recorder(&input.attrs);
+    let warnings = deprecation_warnings(&deprecated);
+    quote! {
+        {
+            #warnings
+            #meta_item
+            #p::start(&#meta, #record)
+        }
+    }
+}
+
+/// `event!("name", key = value, ...)`.
+pub(crate) fn event(input: TokenStream) -> TokenStream {
+    let input = match syn::parse2::<parse::NamedAttrs>(input) {
+        Ok(input) => input,
+        Err(error) => return error.to_compile_error(),
+    };
+    let mut errors = Errors::default();
+    let name = validate::name_literal(&input.name, NameKind::Event, &mut errors);
+    let deprecated = validate::attr_list(&input.attrs, None, &mut errors);
+    let name = match (errors.finish(), name) {
+        (Ok(()), Some(name)) => name,
+        (result, _) => {
+            let error = result.err().map(|e| e.to_compile_error());
+            return quote!({ #error });
+        }
+    };
+    let p = private();
+    let count = input.attrs.len();
+    let record = recorder(&input.attrs);
+    let warnings = deprecation_warnings(&deprecated);
+    quote! {
+        {
+            #warnings
+            #p::event(#name, #count, #record)
+        }
+    }
+}
+
+/// `#[span_attrs(prefix = "...")]` on a struct.
+pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut prefix: Option<LitStr> = None;
+    match parse::options(args) {
+        Ok(options) => {
+            for option in options {
+                match option {
+                    RawOption::Assign(ident, Expr::Lit(lit)) if ident == "prefix" => match lit.lit {
+                        syn::Lit::Str(value) => {
+                            if let Err(message) = validate::check_key(&value.value()) {
+                                errors.at(&value, message.replace("attribute key", "prefix"));
+                            }
+                            prefix = Some(value);
+                        }
+                        other => errors.at(other, "the prefix is a string: `prefix = \"model\"`"),
+                    },
+                    other => errors.at(
+                        other.tokens(),
+                        "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
+                    ),
+                }
+            }
+        }
+        Err(error) => errors.push(error),
+    }
+
+    let mut structure = match syn::parse2::<syn::ItemStruct>(item.clone()) {
+        Ok(structure) => structure,
+        Err(_) => {
+            let first = item.clone().into_iter().next();
+            errors.at(
+                first,
+                "`#[span_attrs]` goes on a struct with named fields, whose fields become span attributes",
+            );
+            return unchanged_with(item, errors.finish());
+        }
+    };
+    let syn::Fields::Named(fields) = &mut structure.fields else {
+        errors.at(
+            &structure.fields,
+            "`#[span_attrs]` needs named fields (they become the attribute keys); write `struct Name { field: Type }`",
+        );
+        return unchanged_with(item, errors.finish());
+    };
+
+    let mut recorded = Vec::new();
+    let mut deprecated = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for field in &mut fields.named {
+        let mut rename: Option<LitStr> = None;
+        let mut skip = false;
+        let mut kept = Vec::new();
+        for attr in std::mem::take(&mut field.attrs) {
+            if !attr.path().is_ident("span_attr") {
+                kept.push(attr);
+                continue;
+            }
+            match parse::field_options(&attr) {
+                Ok(options) => {
+                    for option in options {
+                        match option {
+                            RawOption::Flag(ident) if ident == "skip" => skip = true,
+                            RawOption::Assign(ident, Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(value),
+                                ..
+                            })) if ident == "rename" => rename = Some(value),
+                            other => errors.at(
+                                other.tokens(),
+                                "unknown field option; write `#[span_attr(rename = \"key\")]` or `#[span_attr(skip)]`",
+                            ),
+                        }
+                    }
+                }
+                Err(error) => errors.push(error),
+            }
+        }
+        field.attrs = kept;
+        if skip {
+            continue;
+        }
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
+        let leaf = rename
+            .as_ref()
+            .map(LitStr::value)
+            .unwrap_or_else(|| ident.unraw().to_string());
+        let key = match &prefix {
+            Some(prefix) => format!("{}.{leaf}", prefix.value()),
+            None => leaf,
+        };
+        let key_span = rename.as_ref().map(LitStr::span).unwrap_or(ident.span());
+        match validate::check_key(&key) {
+            Err(message) => {
+                let at = rename.as_ref().map(ToTokens::to_token_stream).unwrap_or(ident.to_token_stream());
+                errors.at(at, message);
+            }
+            Ok(Some(new)) => deprecated.push(DeprecatedKey {
+                old: key.clone(),
+                new,
+                span: key_span,
+            }),
+            Ok(None) => {}
+        }
+        if seen.contains(&key) {
+            let at = rename.as_ref().map(ToTokens::to_token_stream).unwrap_or(ident.to_token_stream());
+            errors.at(at, format!("two fields record the attribute key `{key}`; rename or skip one"));
+        }
+        seen.push(key.clone());
+        recorded.push((ident, field.ty.clone(), key));
+    }
+    if let Err(error) = errors.finish() {
+        return unchanged_with(structure.into_token_stream(), Err(error));
+    }
+
+    let p = private();
+    let recorder_ident = local("__mt_recorder");
+    let name = &structure.ident;
+    let (impl_generics, ty_generics, where_clause) = structure.generics.split_for_impl();
+    let lines = recorded.iter().map(|(field, ty, key)| {
+        quote_spanned!(ty.span()=> #p::attr(#recorder_ident, #key, &self.#field);)
+    });
+    let warnings = deprecation_warnings(&deprecated);
+    quote! {
+        #structure
+        #warnings
+        impl #impl_generics #p::SpanAttributes for #name #ty_generics #where_clause {
+            fn record_attributes(&self, #recorder_ident: &mut #p::Recorder<'_>) {
+                #(#lines)*
+            }
+        }
+        impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
+            fn record_arg(&self, _: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
+                #p::SpanAttributes::record_attributes(self, #recorder_ident);
+            }
+        }
+    }
+}

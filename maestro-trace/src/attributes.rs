@@ -1,0 +1,411 @@
+//! Typed span attributes: what a value may be, and how structs become attribute groups.
+//!
+//! Values keep their type on the wire: integers stay `i64`, floats `f64`, booleans `bool`,
+//! and slices become typed arrays. Nothing is stringified behind the user's back.
+
+use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
+
+/// A value that can be recorded as a span attribute.
+///
+/// Implemented for `&str`, `String`, the integer and float types, `bool`, slices and `Vec`s of
+/// those, and `Option<T>` (where `None` records nothing). Used by `#[traced(attrs(key = expr))]`,
+/// `span!`, `event!` and [`Recorder::attr`].
+///
+/// ```
+/// use maestro_trace::AttributeValue;
+///
+/// assert_eq!(42_u16.to_value(), Some(maestro_trace::otel::Value::I64(42)));
+/// assert_eq!(None::<&str>.to_value(), None);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as a span attribute",
+    label = "`{Self}` is not an attribute value",
+    note = "attribute values are `&str`, `String`, integers, floats, `bool`, slices or `Vec`s of those, or `Option` of those",
+    note = "record a field of it instead, or derive attributes with `#[span_attrs]` and name it in `attrs(...)`"
+)]
+pub trait AttributeValue {
+    /// The OpenTelemetry value, or `None` when nothing should be recorded (an empty `Option`).
+    fn to_value(&self) -> Option<Value>;
+}
+
+/// An element type of an array attribute (`&[T]`, `Vec<T>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an element of an array span attribute",
+    note = "array attributes hold `&str`, `String`, integers, floats or `bool`"
+)]
+pub trait ArrayElement: Sized {
+    /// Builds the typed array from a slice of elements.
+    fn to_array(items: &[Self]) -> Array;
+}
+
+/// A struct whose fields become a group of span attributes: implemented by `#[span_attrs]`.
+///
+/// ```
+/// use maestro_trace::{span_attrs, SpanAttributes};
+///
+/// #[span_attrs(prefix = "tenant")]
+/// struct Tenant {
+///     id: String,
+///     tier: &'static str,
+/// }
+///
+/// let tenant = Tenant { id: "tenant-123".into(), tier: "premium" };
+/// let attributes = maestro_trace::attributes_of(&tenant);
+/// assert_eq!(attributes[0].key.as_str(), "tenant.id");
+/// assert_eq!(attributes[1].value.as_str(), "premium");
+/// ```
+pub trait SpanAttributes {
+    /// Writes every attribute of `self` into the recorder.
+    fn record_attributes(&self, recorder: &mut Recorder<'_>);
+}
+
+/// An argument named bare in `#[traced(attrs(arg))]`: a `#[span_attrs]` struct records all of its
+/// attributes, any other value records one attribute named after the argument.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as span attributes",
+    label = "neither an attribute value nor a `#[span_attrs]` struct",
+    note = "attribute values are `&str`, `String`, integers, floats, `bool`, slices or `Vec`s of those, or `Option` of those",
+    note = "derive attributes for a struct with `#[span_attrs]`, or record one field: `attrs(key = arg.field)`"
+)]
+pub trait RecordArg {
+    /// Records `self` under `name` (plain values) or under its own keys (attribute structs).
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>);
+}
+
+/// Collects the attributes that a value records, in order; handed to [`SpanAttributes`].
+#[derive(Debug)]
+pub struct Recorder<'a> {
+    out: &'a mut Vec<KeyValue>,
+}
+
+impl<'a> Recorder<'a> {
+    pub(crate) fn new(out: &'a mut Vec<KeyValue>) -> Self {
+        Recorder { out }
+    }
+
+    /// Records `value` under `key`; an empty `Option` records nothing.
+    pub fn attr<V: AttributeValue + ?Sized>(&mut self, key: &'static str, value: &V) {
+        if let Some(value) = value.to_value() {
+            self.out
+                .push(KeyValue::new(Key::from_static_str(key), value));
+        }
+    }
+
+    /// Records every attribute of a `#[span_attrs]` struct.
+    pub fn attrs<A: SpanAttributes + ?Sized>(&mut self, group: &A) {
+        group.record_attributes(self);
+    }
+
+    /// Records a bare `attrs(arg)` argument (see [`RecordArg`]).
+    pub fn arg<A: RecordArg + ?Sized>(&mut self, name: &'static str, arg: &A) {
+        arg.record_arg(name, self);
+    }
+}
+
+/// The attributes a `#[span_attrs]` value records, as OpenTelemetry key-values.
+///
+/// Useful to put a group on something that is not a span: a resource, a metric, a log.
+pub fn attributes_of<A: SpanAttributes + ?Sized>(group: &A) -> Vec<KeyValue> {
+    let mut out = Vec::new();
+    group.record_attributes(&mut Recorder::new(&mut out));
+    out
+}
+
+impl<T: AttributeValue + ?Sized> AttributeValue for &T {
+    fn to_value(&self) -> Option<Value> {
+        (**self).to_value()
+    }
+}
+
+impl<T: AttributeValue + ?Sized> AttributeValue for &mut T {
+    fn to_value(&self) -> Option<Value> {
+        (**self).to_value()
+    }
+}
+
+impl<T: AttributeValue> AttributeValue for Option<T> {
+    fn to_value(&self) -> Option<Value> {
+        self.as_ref().and_then(AttributeValue::to_value)
+    }
+}
+
+impl AttributeValue for str {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::String(StringValue::from(self.to_owned())))
+    }
+}
+
+impl AttributeValue for String {
+    fn to_value(&self) -> Option<Value> {
+        self.as_str().to_value()
+    }
+}
+
+impl AttributeValue for Cow<'_, str> {
+    fn to_value(&self) -> Option<Value> {
+        (**self).to_value()
+    }
+}
+
+impl AttributeValue for Arc<str> {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::String(StringValue::from(Arc::clone(self))))
+    }
+}
+
+impl AttributeValue for Rc<str> {
+    fn to_value(&self) -> Option<Value> {
+        (**self).to_value()
+    }
+}
+
+impl AttributeValue for bool {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::Bool(*self))
+    }
+}
+
+impl ArrayElement for bool {
+    fn to_array(items: &[Self]) -> Array {
+        Array::Bool(items.to_vec())
+    }
+}
+
+impl ArrayElement for String {
+    fn to_array(items: &[Self]) -> Array {
+        Array::String(items.iter().map(|s| StringValue::from(s.clone())).collect())
+    }
+}
+
+impl ArrayElement for &str {
+    fn to_array(items: &[Self]) -> Array {
+        Array::String(items.iter().map(|s| StringValue::from((*s).to_owned())).collect())
+    }
+}
+
+/// Integers that always fit an `i64`: recorded as `Value::I64`.
+macro_rules! lossless_int {
+    ($($t:ty),*) => {$(
+        impl AttributeValue for $t {
+            fn to_value(&self) -> Option<Value> {
+                Some(Value::I64(i64::from(*self)))
+            }
+        }
+        impl ArrayElement for $t {
+            fn to_array(items: &[Self]) -> Array {
+                Array::I64(items.iter().map(|v| i64::from(*v)).collect())
+            }
+        }
+    )*};
+}
+lossless_int!(i8, i16, i32, i64, u8, u16, u32);
+
+/// Integers that may exceed `i64`: recorded as `Value::I64` when they fit, else as their exact
+/// decimal string (OpenTelemetry has no unsigned or 128-bit integer type; a float would round).
+macro_rules! wide_int {
+    ($($t:ty),*) => {$(
+        impl AttributeValue for $t {
+            fn to_value(&self) -> Option<Value> {
+                Some(match i64::try_from(*self) {
+                    Ok(v) => Value::I64(v),
+                    Err(_) => Value::String(StringValue::from(self.to_string())),
+                })
+            }
+        }
+    )*};
+}
+wide_int!(u64, usize, isize, i128, u128);
+
+/// Arrays of wide integers must stay one type: every element must fit an `i64`, else the whole
+/// array is recorded as strings.
+macro_rules! wide_int_array {
+    ($($t:ty),*) => {$(
+        impl ArrayElement for $t {
+            fn to_array(items: &[Self]) -> Array {
+                match items.iter().map(|v| i64::try_from(*v)).collect::<Result<Vec<_>, _>>() {
+                    Ok(ints) => Array::I64(ints),
+                    Err(_) => Array::String(
+                        items.iter().map(|v| StringValue::from(v.to_string())).collect(),
+                    ),
+                }
+            }
+        }
+    )*};
+}
+wide_int_array!(u64, usize, isize, i128, u128);
+
+impl AttributeValue for f64 {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::F64(*self))
+    }
+}
+
+impl AttributeValue for f32 {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::F64(f64::from(*self)))
+    }
+}
+
+impl ArrayElement for f64 {
+    fn to_array(items: &[Self]) -> Array {
+        Array::F64(items.to_vec())
+    }
+}
+
+impl ArrayElement for f32 {
+    fn to_array(items: &[Self]) -> Array {
+        Array::F64(items.iter().map(|v| f64::from(*v)).collect())
+    }
+}
+
+impl<T: ArrayElement> AttributeValue for [T] {
+    fn to_value(&self) -> Option<Value> {
+        Some(Value::Array(T::to_array(self)))
+    }
+}
+
+impl<T: ArrayElement, const N: usize> AttributeValue for [T; N] {
+    fn to_value(&self) -> Option<Value> {
+        self.as_slice().to_value()
+    }
+}
+
+impl<T: ArrayElement> AttributeValue for Vec<T> {
+    fn to_value(&self) -> Option<Value> {
+        self.as_slice().to_value()
+    }
+}
+
+impl AttributeValue for Value {
+    fn to_value(&self) -> Option<Value> {
+        Some(self.clone())
+    }
+}
+
+// `RecordArg`: plain values record one attribute named after the argument. Each impl is spelled
+// out (rather than a blanket over `AttributeValue`) so that `#[span_attrs]` structs and references
+// to them can implement it too without overlapping.
+impl<T: RecordArg + ?Sized> RecordArg for &T {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        (**self).record_arg(name, recorder);
+    }
+}
+
+impl<T: RecordArg + ?Sized> RecordArg for &mut T {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        (**self).record_arg(name, recorder);
+    }
+}
+
+impl<T: RecordArg> RecordArg for Option<T> {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        if let Some(inner) = self {
+            inner.record_arg(name, recorder);
+        }
+    }
+}
+
+impl<T: RecordArg + ?Sized> RecordArg for Box<T> {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        (**self).record_arg(name, recorder);
+    }
+}
+
+impl<T: RecordArg + ?Sized> RecordArg for Arc<T> {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        (**self).record_arg(name, recorder);
+    }
+}
+
+macro_rules! plain_record_arg {
+    ($($t:ty),*) => {$(
+        impl RecordArg for $t {
+            fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+                recorder.attr(name, self);
+            }
+        }
+    )*};
+}
+plain_record_arg!(
+    str, String, Cow<'_, str>, Rc<str>, bool, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize,
+    i128, u128, f32, f64, Value
+);
+
+impl<T: ArrayElement> RecordArg for [T] {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        recorder.attr(name, self);
+    }
+}
+
+impl<T: ArrayElement, const N: usize> RecordArg for [T; N] {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        recorder.attr(name, self);
+    }
+}
+
+impl<T: ArrayElement> RecordArg for Vec<T> {
+    fn record_arg(&self, name: &'static str, recorder: &mut Recorder<'_>) {
+        recorder.attr(name, self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value<V: AttributeValue + ?Sized>(v: &V) -> Option<Value> {
+        v.to_value()
+    }
+
+    #[test]
+    fn scalars_keep_their_type() {
+        assert_eq!(value(&7_u8), Some(Value::I64(7)));
+        assert_eq!(value(&-3_i32), Some(Value::I64(-3)));
+        assert_eq!(value(&0.5_f32), Some(Value::F64(0.5)));
+        assert_eq!(value(&true), Some(Value::Bool(true)));
+        assert_eq!(value("pytorch"), Some(Value::from("pytorch")));
+        assert_eq!(value(&String::from("v1")), Some(Value::from("v1")));
+    }
+
+    #[test]
+    fn unsigned_beyond_i64_stays_exact() {
+        assert_eq!(value(&u64::MAX), Some(Value::from(u64::MAX.to_string())));
+        assert_eq!(value(&12_u64), Some(Value::I64(12)));
+        assert_eq!(
+            value(&[1_u64, u64::MAX][..]),
+            Some(Value::Array(Array::String(vec![
+                StringValue::from("1"),
+                StringValue::from(u64::MAX.to_string())
+            ])))
+        );
+    }
+
+    #[test]
+    fn arrays_are_typed() {
+        assert_eq!(
+            value(&vec![1_i64, 2]),
+            Some(Value::Array(Array::I64(vec![1, 2])))
+        );
+        assert_eq!(
+            value(&["a", "b"]),
+            Some(Value::Array(Array::String(vec!["a".into(), "b".into()])))
+        );
+        assert_eq!(
+            value(&[0.1_f64, 0.2][..]),
+            Some(Value::Array(Array::F64(vec![0.1, 0.2])))
+        );
+    }
+
+    #[test]
+    fn none_records_nothing() {
+        assert_eq!(value(&None::<i64>), None);
+        assert_eq!(value(&Some(3_i64)), Some(Value::I64(3)));
+        let mut out = Vec::new();
+        Recorder::new(&mut out).arg("missing", &None::<String>);
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,74 @@
+//! Procedural-macro-first distributed tracing for Rust services, built on OpenTelemetry.
+//!
+//! Decorate functions with [`#[traced]`](traced), turn domain structs into attribute groups with
+//! [`#[span_attrs]`](span_attrs), record returned errors with
+//! [`#[record_errors]`](record_errors), and open ad-hoc spans and events with [`span!`] and
+//! [`event!`]. Names and attribute keys are checked at compile time.
+//!
+//! ```
+//! use maestro_trace::{event, record_errors, span, span_attrs, traced, TracingConfig};
+//!
+//! #[span_attrs(prefix = "model")]
+//! struct ModelAttrs {
+//!     id: String,
+//!     #[span_attr(rename = "type")]
+//!     kind: &'static str,
+//!     version: Option<String>,
+//! }
+//!
+//! #[traced("train_model_job", attrs(model, training.epochs = epochs))]
+//! #[record_errors]
+//! fn train(model: &ModelAttrs, epochs: i64) -> Result<f64, String> {
+//!     let rows = span!("load_training_dataset", dataset.rows = 10_000).in_scope(|| 10_000);
+//!     event!("dataset_loaded", rows = rows);
+//!     if epochs == 0 {
+//!         return Err("no epochs to run".into());
+//!     }
+//!     Ok(0.93)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let _tracing = maestro_trace::init(TracingConfig::from_env().service_name("trainer").no_exporter())?;
+//! let model = ModelAttrs { id: "bert-base".into(), kind: "pytorch", version: None };
+//! assert_eq!(train(&model, 3), Ok(0.93));
+//! # Ok(()) }
+//! ```
+//!
+//! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
+//! OpenTelemetry context, shared by both.
+
+mod attributes;
+mod config;
+pub mod export;
+mod pipeline;
+mod span;
+pub mod testing;
+mod tree;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use attributes::{attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes};
+pub use config::{
+    init, InitError, ShutdownError, TracingConfig, TracingGuard, DEFAULT_SERVICE_NAME,
+    DEFAULT_SHUTDOWN_TIMEOUT, ENV_OTEL_SDK_DISABLED, ENV_OTEL_SERVICE_NAME,
+    ENV_OTEL_TRACES_EXPORTER, ENV_TRACING_ENABLED,
+};
+pub use span::{
+    record, record_error, spawn, InSpan, Span, TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT,
+    PANIC_TYPE,
+};
+
+pub use maestro_trace_macros::{event, record_errors, span, span_attrs, traced};
+
+/// The `opentelemetry` API crate, at the version maestro-trace is built on.
+pub use opentelemetry as otel;
+/// The `opentelemetry_sdk` crate, at the version maestro-trace is built on.
+pub use opentelemetry_sdk as sdk;
+
+/// The traits a traced program needs in scope: `use maestro_trace::prelude::*;`.
+pub mod prelude {
+    pub use crate::span::TraceFutureExt;
+    pub use crate::{event, record_errors, span, span_attrs, traced};
+}

@@ -1,0 +1,77 @@
+//! What macro expansions call. Not a public API: paths and signatures here change freely.
+//!
+//! Every generated path is absolute (`::maestro_trace::__private::...`) so nothing the user
+//! imports or shadows can change what an expansion means.
+
+use std::fmt::Display;
+use std::future::Future;
+
+pub use opentelemetry::trace::SpanKind;
+
+pub use crate::attributes::{AttributeValue, RecordArg, Recorder, SpanAttributes};
+pub use crate::span::{InSpan, Span, SpanMeta, SpanScope};
+
+/// Starts the span of a `#[traced]` function or a `span!`; `record` runs only if it is sampled.
+#[inline(always)]
+pub fn start(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
+    Span::start(meta, record)
+}
+
+/// Runs `future` inside `span` (the async half of `#[traced]`).
+#[inline(always)]
+pub fn instrument<F: Future>(future: F, span: Span) -> InSpan<F> {
+    InSpan::new(future, span)
+}
+
+/// `event!`: adds an event to the current span; `record` runs only if that span is sampled.
+#[inline(always)]
+pub fn event(name: &'static str, attrs: usize, record: impl FnOnce(&mut Recorder<'_>)) {
+    if crate::pipeline::enabled() {
+        crate::span::add_event(name, attrs, record);
+    }
+}
+
+/// Records one `key = expr` attribute (the bound names the offending type in errors).
+#[inline(always)]
+pub fn attr<V: AttributeValue + ?Sized>(recorder: &mut Recorder<'_>, key: &'static str, value: &V) {
+    recorder.attr(key, value);
+}
+
+/// Records a bare `attrs(arg)` argument.
+#[inline(always)]
+pub fn arg<A: RecordArg + ?Sized>(recorder: &mut Recorder<'_>, name: &'static str, value: &A) {
+    recorder.arg(name, value);
+}
+
+/// A return type that `#[record_errors]` can inspect for an error.
+#[diagnostic::on_unimplemented(
+    message = "`#[record_errors]` needs a function returning `Result<T, E>` with `E: Display`, but this one returns `{Self}`",
+    label = "this return type cannot carry an error",
+    note = "return a `Result` (aliases such as `std::io::Result` or `anyhow::Result` work too), or remove `#[record_errors]`"
+)]
+pub trait ErrorOutcome {
+    /// Records the error, if any, on the current span.
+    fn record_on_current_span(&self);
+}
+
+impl<T, E: Display> ErrorOutcome for Result<T, E> {
+    fn record_on_current_span(&self) {
+        if let Err(error) = self {
+            crate::span::record_error(error);
+        }
+    }
+}
+
+/// `#[record_errors]`: records an `Err` on the current span.
+#[inline(always)]
+pub fn record_result<R: ErrorOutcome>(result: &R) {
+    if crate::pipeline::enabled() {
+        result.record_on_current_span();
+    }
+}
+
+/// Makes `span` current until the returned guard drops (setup code of a future-returning fn).
+#[inline(always)]
+pub fn attach(span: &Span) -> Option<opentelemetry::ContextGuard> {
+    span.context().map(|cx| cx.clone().attach())
+}

@@ -1,0 +1,414 @@
+//! Spans as values: started by the macros, made current for a closure (`in_scope`) or for every
+//! poll of a future (`in_span`), ended exactly once.
+//!
+//! There is deliberately no guard type that user code can hold across an `.await`: a thread-local
+//! "current span" guard living in a suspended future would leak into whatever the executor polls
+//! next on that thread.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::context::{FutureExt as _, WithContext};
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
+};
+use opentelemetry::{Context, ContextGuard, KeyValue};
+use pin_project_lite::pin_project;
+
+use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
+use crate::pipeline;
+
+/// The name of the event added to a span whose future was dropped before it completed.
+pub const CANCELLED_EVENT: &str = "cancelled";
+/// The name of the event that records an error or a panic (OpenTelemetry semantic conventions).
+pub const EXCEPTION_EVENT: &str = "exception";
+/// `exception.type` of a panic.
+pub const PANIC_TYPE: &str = "panic";
+
+/// A started span, created by [`span!`](crate::span!) (or by the macros internally).
+///
+/// Make it current with [`Span::in_scope`] (sync) or
+/// [`TraceFutureExt::in_span`] (async); it ends when that scope or future ends, or when the
+/// value is dropped. With tracing disabled it is an empty value and every method is a no-op.
+///
+/// ```
+/// use maestro_trace::{span, TraceFutureExt};
+///
+/// fn validate(data: &str) -> Result<(), String> {
+///     if data.is_empty() { Err("empty".into()) } else { Ok(()) }
+/// }
+///
+/// # fn main() -> Result<(), String> {
+/// let data = "weights";
+/// span!("validate_model", model_type = "pytorch").in_scope(|| validate(data))?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a span does nothing until it is made current with `in_scope` or `in_span`"]
+#[derive(Debug)]
+pub struct Span {
+    /// The context holding the span; `None` when tracing is off or once the span has ended.
+    cx: Option<Context>,
+}
+
+/// What the macros know about a span at compile time.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SpanMeta {
+    /// The validated span name.
+    pub name: &'static str,
+    /// The span kind.
+    pub kind: SpanKind,
+    /// Start a new trace instead of a child of the current span.
+    pub root: bool,
+    /// How many attributes the span records (a capacity hint).
+    pub attrs: usize,
+}
+
+impl Span {
+    /// A span that records nothing: what every macro yields while tracing is disabled.
+    pub const fn none() -> Span {
+        Span { cx: None }
+    }
+
+    /// Starts a span described by `meta`; `record` runs only if the span is sampled.
+    #[inline]
+    pub(crate) fn start(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
+        if !pipeline::enabled() {
+            return Span::none();
+        }
+        Span::start_enabled(meta, record)
+    }
+
+    fn start_enabled(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
+        let Some(tracer) = pipeline::with_tracer(Clone::clone) else {
+            return Span::none();
+        };
+        let parent = Context::current();
+        let builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
+        let mut span = if meta.root {
+            tracer.build_with_context(builder, &Context::new())
+        } else {
+            tracer.build_with_context(builder, &parent)
+        };
+        if span.is_recording() && meta.attrs > 0 {
+            let mut attributes = Vec::with_capacity(meta.attrs);
+            record(&mut Recorder::new(&mut attributes));
+            span.set_attributes(attributes);
+        }
+        Span {
+            cx: Some(parent.with_span(span)),
+        }
+    }
+
+    /// Whether this span is sampled and records what is set on it.
+    pub fn is_recording(&self) -> bool {
+        self.cx.as_ref().is_some_and(|cx| cx.span().is_recording())
+    }
+
+    /// The OpenTelemetry context carrying this span, to hand to raw `opentelemetry` code or a
+    /// propagator. `None` when tracing is disabled or the span has ended.
+    pub fn context(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+
+    /// The trace id of this span, if it is a valid (started) span.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        let cx = self.cx.as_ref()?;
+        let span = cx.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| span_context.trace_id())
+    }
+
+    /// Runs `f` with this span current, then ends the span. A panic in `f` ends it with status
+    /// Error and an `exception` event; the panic continues.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        let _scope = SpanScope::enter(self);
+        f()
+    }
+
+    /// Records every attribute of a `#[span_attrs]` struct on this span.
+    pub fn record<A: SpanAttributes + ?Sized>(&self, group: &A) {
+        if let Some(cx) = &self.cx {
+            record_on(cx, group);
+        }
+    }
+
+    /// Sets one attribute on this span (`None` values are omitted).
+    pub fn set_attribute<V: AttributeValue + ?Sized>(&self, key: &'static str, value: &V) {
+        if let Some(cx) = &self.cx {
+            let span = cx.span();
+            if span.is_recording() {
+                let mut out = Vec::with_capacity(1);
+                Recorder::new(&mut out).attr(key, value);
+                span.set_attributes(out);
+            }
+        }
+    }
+
+    /// Records `error` on this span: an `exception` event (`exception.type`, `exception.message`)
+    /// and status Error with the error's message.
+    pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
+        if let Some(cx) = &self.cx {
+            mark_error(cx, std::any::type_name::<E>(), error.to_string());
+        }
+    }
+
+    /// Ends the span now (it also ends when dropped).
+    pub fn end(mut self) {
+        self.end_in_place();
+    }
+
+    fn end_in_place(&mut self) {
+        if let Some(cx) = self.cx.take() {
+            cx.span().end();
+        }
+    }
+
+    /// Ends the span with status Error and an `exception` event for the panic being unwound.
+    fn end_panicked(&mut self) {
+        if let Some(cx) = self.cx.take() {
+            let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
+            mark_error(&cx, PANIC_TYPE, message);
+            cx.span().end();
+        }
+    }
+
+    /// Ends a span whose future was dropped before completing, with a `cancelled` event.
+    fn end_cancelled(&mut self) {
+        if let Some(cx) = self.cx.take() {
+            let span = cx.span();
+            span.add_event(CANCELLED_EVENT, Vec::new());
+            span.end();
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        self.end_in_place();
+    }
+}
+
+/// Adds the `exception` event and sets status Error on the span in `cx`.
+fn mark_error(cx: &Context, type_name: &'static str, message: String) {
+    let span = cx.span();
+    if !span.is_recording() {
+        return;
+    }
+    span.add_event(
+        EXCEPTION_EVENT,
+        vec![
+            KeyValue::new("exception.type", type_name),
+            KeyValue::new("exception.message", message.clone()),
+        ],
+    );
+    span.set_status(Status::error(message));
+}
+
+fn record_on<A: SpanAttributes + ?Sized>(cx: &Context, group: &A) {
+    let span = cx.span();
+    if span.is_recording() {
+        let mut out = Vec::new();
+        group.record_attributes(&mut Recorder::new(&mut out));
+        span.set_attributes(out);
+    }
+}
+
+/// A span made current on this thread until the scope is dropped; ends the span then.
+///
+/// Used by `#[traced]` on synchronous functions. It is `!Send`, so it cannot live across an
+/// `.await` in a spawned task.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SpanScope {
+    span: Span,
+    /// Whether the thread was already unwinding when the scope began (a span started inside a
+    /// destructor during a panic must not blame itself for that panic).
+    unwinding_at_entry: bool,
+    _attached: Option<ContextGuard>,
+}
+
+impl SpanScope {
+    /// Makes `span` current until the scope drops.
+    pub fn enter(span: Span) -> SpanScope {
+        let attached = span.cx.as_ref().map(|cx| cx.clone().attach());
+        SpanScope {
+            unwinding_at_entry: attached.is_some() && std::thread::panicking(),
+            span,
+            _attached: attached,
+        }
+    }
+
+    /// The span of this scope (to record a result on it before it ends).
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl Drop for SpanScope {
+    fn drop(&mut self) {
+        if self.span.cx.is_some() && !self.unwinding_at_entry && std::thread::panicking() {
+            self.span.end_panicked();
+        } else {
+            self.span.end_in_place();
+        }
+        // `_attached` drops after this, restoring the previous current context.
+    }
+}
+
+pin_project! {
+    /// A future that runs with its span current during every poll and ends the span when it
+    /// completes. Dropped unfinished, it ends the span with a `cancelled` event; a panic inside a
+    /// poll ends it with status Error.
+    ///
+    /// Created by [`TraceFutureExt::in_span`] and by `#[traced]` on async code.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[derive(Debug)]
+    pub struct InSpan<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+    }
+
+    impl<F> PinnedDrop for InSpan<F> {
+        fn drop(this: Pin<&mut Self>) {
+            this.project().span.end_cancelled();
+        }
+    }
+}
+
+impl<F> InSpan<F> {
+    pub(crate) fn new(inner: F, span: Span) -> Self {
+        InSpan { inner, span }
+    }
+}
+
+impl<F: Future> Future for InSpan<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Some(cx) = this.span.cx.as_ref() else {
+            return this.inner.poll(task);
+        };
+        let _attached = cx.clone().attach();
+        let unwind = UnwindMark::new(this.span);
+        let output = this.inner.poll(task);
+        unwind.finish(output.is_ready());
+        output
+    }
+}
+
+/// Ends the span with Error if a poll unwinds through it; ends it normally when the future is done.
+struct UnwindMark<'a> {
+    span: &'a mut Span,
+    armed: bool,
+    unwinding_at_entry: bool,
+}
+
+impl<'a> UnwindMark<'a> {
+    fn new(span: &'a mut Span) -> Self {
+        UnwindMark {
+            span,
+            armed: true,
+            unwinding_at_entry: std::thread::panicking(),
+        }
+    }
+
+    /// The poll returned normally: end the span if the future completed.
+    fn finish(mut self, completed: bool) {
+        self.armed = false;
+        if completed {
+            self.span.end_in_place();
+        }
+    }
+}
+
+impl Drop for UnwindMark<'_> {
+    fn drop(&mut self) {
+        if self.armed && !self.unwinding_at_entry && std::thread::panicking() {
+            self.span.end_panicked();
+        }
+    }
+}
+
+/// Tracing for futures: run one inside a span, or carry the current context into it.
+///
+/// ```
+/// use maestro_trace::{span, TraceFutureExt};
+///
+/// async fn save(table: &str) -> Result<(), String> { Ok(()) }
+///
+/// # async fn handler() -> Result<(), String> {
+/// save("models").in_span(span!("save_to_database", table = "models")).await?;
+/// # Ok(()) }
+/// ```
+pub trait TraceFutureExt: Future + Sized {
+    /// Runs this future with `span` current during every poll; the span ends when the future
+    /// completes (or is dropped, marked `cancelled`).
+    fn in_span(self, span: Span) -> InSpan<Self> {
+        InSpan::new(self, span)
+    }
+
+    /// Captures the current context now and makes it current during every poll of this future:
+    /// what a future handed to another task needs to stay in the caller's trace.
+    fn in_current_span(self) -> WithContext<Self> {
+        self.with_current_context()
+    }
+}
+
+impl<F: Future> TraceFutureExt for F {}
+
+/// `tokio::spawn` that keeps the spawned task in the caller's trace.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let handle = maestro_trace::spawn(async { 1 + 1 });
+/// assert_eq!(handle.await.ok(), Some(2));
+/// # }
+/// ```
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_span())
+}
+
+/// Records every attribute of a `#[span_attrs]` struct on the current span.
+///
+/// ```
+/// use maestro_trace::span_attrs;
+///
+/// #[span_attrs(prefix = "tenant")]
+/// struct Tenant { id: String }
+///
+/// maestro_trace::record(&Tenant { id: "tenant-123".into() });
+/// ```
+pub fn record<A: SpanAttributes + ?Sized>(group: &A) {
+    record_on(&Context::current(), group);
+}
+
+/// Records `error` on the current span: an `exception` event and status Error with its message.
+/// What `#[record_errors]` does for a returned `Err`.
+pub fn record_error<E: Display + ?Sized>(error: &E) {
+    mark_error(
+        &Context::current(),
+        std::any::type_name::<E>(),
+        error.to_string(),
+    );
+}
+
+/// Adds an event to the current span; `record` runs only if that span is sampled.
+pub(crate) fn add_event(name: &'static str, attrs: usize, record: impl FnOnce(&mut Recorder<'_>)) {
+    let cx = Context::current();
+    let span = cx.span();
+    if span.is_recording() {
+        let mut attributes = Vec::with_capacity(attrs);
+        record(&mut Recorder::new(&mut attributes));
+        span.add_event(name, attributes);
+    }
+}
