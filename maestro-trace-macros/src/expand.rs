@@ -103,17 +103,16 @@ fn split_attrs(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
         .partition(|attr| matches!(attr.style, syn::AttrStyle::Outer))
 }
 
-/// Removes `#[record_errors]` (any path ending in it) from `attrs`, reporting whether it was there.
-fn take_record_errors(attrs: &mut Vec<Attribute>) -> bool {
-    let before = attrs.len();
-    attrs.retain(|attr| {
-        !attr
-            .path()
+/// Removes `#[record_errors]` (any path ending in it) from `attrs`, returning its path: the
+/// expansion refers to it so the user's `use maestro_trace::record_errors` still counts as used.
+fn take_record_errors(attrs: &mut Vec<Attribute>) -> Option<syn::Path> {
+    let position = attrs.iter().position(|attr| {
+        attr.path()
             .segments
             .last()
             .is_some_and(|segment| segment.ident == "record_errors")
-    });
-    attrs.len() != before
+    })?;
+    Some(attrs.remove(position).path().clone())
 }
 
 /// Where an error about the return type should point.
@@ -290,8 +289,11 @@ pub(crate) fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let arguments = argument_names(&function);
-    let deprecated =
-        validate::attr_list(&options.attrs, Some((&arguments, &function.sig.ident)), &mut errors);
+    let deprecated = validate::attr_list(
+        &options.attrs,
+        Some((&arguments, &function.sig.ident)),
+        &mut errors,
+    );
     if let Err(error) = errors.finish() {
         return unchanged_with(item, Err(error));
     }
@@ -314,7 +316,9 @@ fn expand_traced(
         mut block,
     } = function;
     let (mut outer, inner) = split_attrs(attrs);
-    let record_errors = take_record_errors(&mut outer);
+    let record_errors_path = take_record_errors(&mut outer);
+    let record_errors = record_errors_path.is_some();
+    let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
     let (meta, meta_item) = span_meta(name, options.kind, options.root, options.attrs.len());
     let record = recorder(&options.attrs);
     let warnings = deprecation_warnings(deprecated);
@@ -370,6 +374,7 @@ fn expand_traced(
         #(#outer)*
         #vis #sig {
             #(#inner)*
+            #uses
             #warnings
             #meta_item
             #body
@@ -381,7 +386,10 @@ fn expand_traced(
 pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     if !args.is_empty() {
-        errors.at(&args, "`#[record_errors]` takes no options; write `#[record_errors]`");
+        errors.at(
+            &args,
+            "`#[record_errors]` takes no options; write `#[record_errors]`",
+        );
     }
     let Ok(function) = function_or_passthrough("record_errors", item.clone(), &mut errors) else {
         return unchanged_with(item, errors.finish());
@@ -487,15 +495,19 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(options) => {
             for option in options {
                 match option {
-                    RawOption::Assign(ident, Expr::Lit(lit)) if ident == "prefix" => match lit.lit {
-                        syn::Lit::Str(value) => {
-                            if let Err(message) = validate::check_key(&value.value()) {
-                                errors.at(&value, message.replace("attribute key", "prefix"));
+                    RawOption::Assign(ident, Expr::Lit(lit)) if ident == "prefix" => {
+                        match lit.lit {
+                            syn::Lit::Str(value) => {
+                                if let Err(message) = validate::check_key(&value.value()) {
+                                    errors.at(&value, message.replace("attribute key", "prefix"));
+                                }
+                                prefix = Some(value);
                             }
-                            prefix = Some(value);
+                            other => {
+                                errors.at(other, "the prefix is a string: `prefix = \"model\"`")
+                            }
                         }
-                        other => errors.at(other, "the prefix is a string: `prefix = \"model\"`"),
-                    },
+                    }
                     other => errors.at(
                         other.tokens(),
                         "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
@@ -574,7 +586,10 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
         let key_span = rename.as_ref().map(LitStr::span).unwrap_or(ident.span());
         match validate::check_key(&key) {
             Err(message) => {
-                let at = rename.as_ref().map(ToTokens::to_token_stream).unwrap_or(ident.to_token_stream());
+                let at = rename
+                    .as_ref()
+                    .map(ToTokens::to_token_stream)
+                    .unwrap_or(ident.to_token_stream());
                 errors.at(at, message);
             }
             Ok(Some(new)) => deprecated.push(DeprecatedKey {
@@ -585,8 +600,14 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
             Ok(None) => {}
         }
         if seen.contains(&key) {
-            let at = rename.as_ref().map(ToTokens::to_token_stream).unwrap_or(ident.to_token_stream());
-            errors.at(at, format!("two fields record the attribute key `{key}`; rename or skip one"));
+            let at = rename
+                .as_ref()
+                .map(ToTokens::to_token_stream)
+                .unwrap_or(ident.to_token_stream());
+            errors.at(
+                at,
+                format!("two fields record the attribute key `{key}`; rename or skip one"),
+            );
         }
         seen.push(key.clone());
         recorded.push((ident, field.ty.clone(), key));

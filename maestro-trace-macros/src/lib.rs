@@ -1,8 +1,8 @@
 //! The macros of [maestro-trace](https://docs.rs/maestro-trace): use them through the
 //! `maestro_trace` crate, which re-exports them next to the runtime they expand against.
 //!
-//! Each macro runs three passes, one module each: [`parse`] builds a small typed AST,
-//! [`validate`] checks names and keys and collects every error, [`expand`] generates code.
+//! Each macro runs three passes, one module each: `parse` builds a small typed AST,
+//! `validate` checks names and keys and collects every error, `expand` generates code.
 
 mod expand;
 mod parse;

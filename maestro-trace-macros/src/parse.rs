@@ -56,10 +56,8 @@ impl Parse for RawOption {
 
 /// A comma-separated option list.
 pub(crate) fn options(tokens: TokenStream) -> syn::Result<Vec<RawOption>> {
-    let parsed = syn::parse::Parser::parse2(
-        Punctuated::<RawOption, Token![,]>::parse_terminated,
-        tokens,
-    )?;
+    let parsed =
+        syn::parse::Parser::parse2(Punctuated::<RawOption, Token![,]>::parse_terminated, tokens)?;
     Ok(parsed.into_iter().collect())
 }
 
@@ -95,7 +93,7 @@ impl Parse for AttrKey {
 /// One entry of `attrs(...)`, `span!` or `event!`.
 pub(crate) enum AttrSpec {
     /// `key.path = expr`
-    Keyed { key: AttrKey, value: Expr },
+    Keyed { key: AttrKey, value: Box<Expr> },
     /// `name`: a function argument or local; its type decides what is recorded.
     Bare(Ident),
 }
@@ -120,7 +118,8 @@ impl AttrSpec {
 impl Parse for AttrSpec {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let fork = input.fork();
-        let is_bare = fork.call(Ident::parse_any).is_ok() && (fork.is_empty() || fork.peek(Token![,]));
+        let is_bare =
+            fork.call(Ident::parse_any).is_ok() && (fork.is_empty() || fork.peek(Token![,]));
         if is_bare {
             return Ok(AttrSpec::Bare(Ident::parse_any(input)?));
         }
@@ -128,17 +127,15 @@ impl Parse for AttrSpec {
         input.parse::<Token![=]>()?;
         Ok(AttrSpec::Keyed {
             key,
-            value: input.parse()?,
+            value: Box::new(input.parse()?),
         })
     }
 }
 
 /// A comma-separated attribute list.
 pub(crate) fn attr_specs(tokens: TokenStream) -> syn::Result<Vec<AttrSpec>> {
-    let parsed = syn::parse::Parser::parse2(
-        Punctuated::<AttrSpec, Token![,]>::parse_terminated,
-        tokens,
-    )?;
+    let parsed =
+        syn::parse::Parser::parse2(Punctuated::<AttrSpec, Token![,]>::parse_terminated, tokens)?;
     Ok(parsed.into_iter().collect())
 }
 

@@ -62,14 +62,45 @@ pub(crate) const MAX_KEY_BYTES: usize = 255;
 
 /// Words that say nothing about what an operation does; a name made only of them is rejected.
 const GENERIC_WORDS: &[&str] = &[
-    "step", "stage", "phase", "part", "span", "task", "job", "op", "operation", "func", "function",
-    "fn", "method", "process", "processing", "handle", "handler", "do", "run", "work", "data",
-    "stuff", "thing", "test", "tmp", "temp", "foo", "bar", "baz", "misc",
+    "step",
+    "stage",
+    "phase",
+    "part",
+    "span",
+    "task",
+    "job",
+    "op",
+    "operation",
+    "func",
+    "function",
+    "fn",
+    "method",
+    "process",
+    "processing",
+    "handle",
+    "handler",
+    "do",
+    "run",
+    "work",
+    "data",
+    "stuff",
+    "thing",
+    "test",
+    "tmp",
+    "temp",
+    "foo",
+    "bar",
+    "baz",
+    "misc",
 ];
 
 /// Checks a span or event name; the error message says what to write instead.
 /// `default_for` is the function whose name is being used as the default span name.
-pub(crate) fn check_name(name: &str, kind: NameKind, default_for: Option<&str>) -> Result<(), String> {
+pub(crate) fn check_name(
+    name: &str,
+    kind: NameKind,
+    default_for: Option<&str>,
+) -> Result<(), String> {
     let noun = kind.noun();
     let fix = match default_for {
         Some(_) => format!(
@@ -358,7 +389,10 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
         match option {
             RawOption::Name(lit) => {
                 if position != 0 {
-                    errors.at(&lit, "the span name must come first: `#[traced(\"name\", ...)]`");
+                    errors.at(
+                        &lit,
+                        "the span name must come first: `#[traced(\"name\", ...)]`",
+                    );
                 }
                 if let Err(message) = check_name(&lit.value(), NameKind::Span, None) {
                     errors.at(&lit, message);
@@ -382,7 +416,10 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
             RawOption::Flag(ident) | RawOption::Assign(ident, _) | RawOption::List(ident, _) => {
                 errors.at(
                     &ident,
-                    format!("unknown option `{}` for `#[traced]`; {TRACED_OPTIONS}", ident.unraw()),
+                    format!(
+                        "unknown option `{}` for `#[traced]`; {TRACED_OPTIONS}",
+                        ident.unraw()
+                    ),
                 );
             }
         }
@@ -448,8 +485,19 @@ mod tests {
 
     #[test]
     fn generic_names_are_rejected_meaningful_ones_pass() {
-        for bad in ["step1", "process_data", "do_work", "handler", "run", "task-2", "fn"] {
-            assert!(check_name(bad, NameKind::Span, None).is_err(), "{bad} should fail");
+        for bad in [
+            "step1",
+            "process_data",
+            "do_work",
+            "handler",
+            "run",
+            "task-2",
+            "fn",
+        ] {
+            assert!(
+                check_name(bad, NameKind::Span, None).is_err(),
+                "{bad} should fail"
+            );
         }
         for good in [
             "train_model_job",

@@ -183,7 +183,12 @@ impl ArrayElement for String {
 
 impl ArrayElement for &str {
     fn to_array(items: &[Self]) -> Array {
-        Array::String(items.iter().map(|s| StringValue::from((*s).to_owned())).collect())
+        Array::String(
+            items
+                .iter()
+                .map(|s| StringValue::from((*s).to_owned()))
+                .collect(),
+        )
     }
 }
 
@@ -331,8 +336,26 @@ macro_rules! plain_record_arg {
     )*};
 }
 plain_record_arg!(
-    str, String, Cow<'_, str>, Rc<str>, bool, i8, i16, i32, i64, u8, u16, u32, u64, usize, isize,
-    i128, u128, f32, f64, Value
+    str,
+    String,
+    Cow<'_, str>,
+    Rc<str>,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    usize,
+    isize,
+    i128,
+    u128,
+    f32,
+    f64,
+    Value
 );
 
 impl<T: ArrayElement> RecordArg for [T] {

@@ -138,7 +138,13 @@ impl TracingConfig {
             &["false", "0"],
             &mut errors,
         );
-        let sdk_disabled = read_bool(&lookup, ENV_OTEL_SDK_DISABLED, &["true"], &["false"], &mut errors);
+        let sdk_disabled = read_bool(
+            &lookup,
+            ENV_OTEL_SDK_DISABLED,
+            &["true"],
+            &["false"],
+            &mut errors,
+        );
         if tracing_enabled == Some(false) || sdk_disabled == Some(true) {
             config.enabled = Some(false);
         } else if tracing_enabled == Some(true) {
@@ -147,7 +153,11 @@ impl TracingConfig {
 
         if let Some(name) = lookup(ENV_OTEL_SERVICE_NAME) {
             if name.trim().is_empty() {
-                errors.push(InitError::invalid_env(ENV_OTEL_SERVICE_NAME, &name, "a non-empty service name"));
+                errors.push(InitError::invalid_env(
+                    ENV_OTEL_SERVICE_NAME,
+                    &name,
+                    "a non-empty service name",
+                ));
             } else {
                 config.service_name = Some(name);
             }

@@ -49,7 +49,9 @@ mod tree;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use attributes::{attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes};
+pub use attributes::{
+    attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
+};
 pub use config::{
     init, InitError, ShutdownError, TracingConfig, TracingGuard, DEFAULT_SERVICE_NAME,
     DEFAULT_SHUTDOWN_TIMEOUT, ENV_OTEL_SDK_DISABLED, ENV_OTEL_SERVICE_NAME,

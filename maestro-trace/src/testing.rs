@@ -22,9 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use opentelemetry::trace::{Event, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData,
-};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
 
 use crate::pipeline::{self, Pipeline};
 use crate::tree::{self, TreeStyle};
@@ -91,7 +89,10 @@ impl Capture {
 
     /// Every finished span named `name`.
     pub fn spans_named(&self, name: &str) -> Vec<CapturedSpan> {
-        self.spans().into_iter().filter(|s| s.name() == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name() == name)
+            .collect()
     }
 
     /// The one finished span named `name`.

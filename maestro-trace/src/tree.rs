@@ -97,20 +97,23 @@ fn draw(
 
     let kids = children.get(&span.span_context.span_id());
     let has_kids = kids.is_some_and(|k| !k.is_empty());
-    for (i, event) in span.events.iter().enumerate() {
-        let more_below = has_kids || i + 1 < span.events.len();
-        let rail = if more_below || last.is_none() {
-            "│"
-        } else {
-            " "
-        };
+    // Events sit under their span; the rail continues only if children follow.
+    let rail = if has_kids { "│" } else { " " };
+    for event in span.events.iter() {
         let _ = write!(out, "{child_prefix}{rail}  • {}", event.name);
         write_attributes(out, &event.attributes);
         out.push('\n');
     }
     if let Some(kids) = kids {
         for (i, child) in kids.iter().enumerate() {
-            draw(out, child, children, &child_prefix, Some(i + 1 == kids.len()), style);
+            draw(
+                out,
+                child,
+                children,
+                &child_prefix,
+                Some(i + 1 == kids.len()),
+                style,
+            );
         }
     }
 }

@@ -55,7 +55,13 @@ fn kind_and_root_are_honoured() {
 }
 
 #[traced("score_batch", attrs(model.id = model_id, batch.size = rows.len(), threshold, tags, gpu = true, note))]
-fn score_batch(model_id: &str, rows: &[f64], threshold: f64, tags: Vec<&str>, note: Option<String>) -> usize {
+fn score_batch(
+    model_id: &str,
+    rows: &[f64],
+    threshold: f64,
+    tags: Vec<&str>,
+    note: Option<String>,
+) -> usize {
     let _ = (threshold, &tags, &note);
     rows.len()
 }
@@ -63,7 +69,13 @@ fn score_batch(model_id: &str, rows: &[f64], threshold: f64, tags: Vec<&str>, no
 #[test]
 fn attributes_keep_their_types_and_arguments_are_only_recorded_when_named() {
     let capture = testing::capture();
-    score_batch("resnet-50", &[0.1, 0.2, 0.3], 0.75, vec!["prod", "eu"], None);
+    score_batch(
+        "resnet-50",
+        &[0.1, 0.2, 0.3],
+        0.75,
+        vec!["prod", "eu"],
+        None,
+    );
 
     let span = capture.span("score_batch");
     assert_eq!(span.attr_str("model.id").as_deref(), Some("resnet-50"));
@@ -72,10 +84,18 @@ fn attributes_keep_their_types_and_arguments_are_only_recorded_when_named() {
     assert_eq!(span.attr_bool("gpu"), Some(true));
     assert_eq!(
         span.attr("tags"),
-        Some(Value::Array(Array::String(vec!["prod".into(), "eu".into()])))
+        Some(Value::Array(Array::String(vec![
+            "prod".into(),
+            "eu".into()
+        ])))
     );
     assert_eq!(span.attr("note"), None, "None is omitted");
-    assert_eq!(span.attributes().len(), 5, "only the named attributes: {:?}", span.attributes());
+    assert_eq!(
+        span.attributes().len(),
+        5,
+        "only the named attributes: {:?}",
+        span.attributes()
+    );
 }
 
 #[traced("parse_config")]
@@ -145,13 +165,22 @@ impl Trainer {
 #[test]
 fn methods_with_every_receiver() {
     let capture = testing::capture();
-    let mut trainer = Trainer { epochs: 3, history: Vec::new() };
+    let mut trainer = Trainer {
+        epochs: 3,
+        history: Vec::new(),
+    };
     assert_eq!(trainer.summary(), 3);
     trainer.record(0.25);
     assert_eq!(trainer.finish(), vec![0.25]);
 
-    assert_eq!(capture.span("trainer_summary").attr_i64("training.epochs"), Some(3));
-    assert_eq!(capture.span("record_epoch_loss").attr_f64("loss"), Some(0.25));
+    assert_eq!(
+        capture.span("trainer_summary").attr_i64("training.epochs"),
+        Some(3)
+    );
+    assert_eq!(
+        capture.span("record_epoch_loss").attr_f64("loss"),
+        Some(0.25)
+    );
     capture.span("finish_training");
 }
 
@@ -160,7 +189,11 @@ fn longest<'a, T>(left: &'a T, right: &'a T) -> &'a T
 where
     T: AsRef<str> + ?Sized,
 {
-    if left.as_ref().len() >= right.as_ref().len() { left } else { right }
+    if left.as_ref().len() >= right.as_ref().len() {
+        left
+    } else {
+        right
+    }
 }
 
 #[traced("sum_feature_values")]
@@ -195,12 +228,23 @@ fn attribute_expressions_run_only_when_sampled() {
         for _ in 0..5 {
             rank();
         }
-        assert_eq!(EVALUATED.load(Ordering::SeqCst), 0, "unsampled: never evaluated");
+        assert_eq!(
+            EVALUATED.load(Ordering::SeqCst),
+            0,
+            "unsampled: never evaluated"
+        );
     }
     let capture = testing::capture();
     rank();
-    assert_eq!(EVALUATED.load(Ordering::SeqCst), 1, "sampled: evaluated once");
-    assert_eq!(capture.span("rank_candidates").attr_str("label").as_deref(), Some("computed"));
+    assert_eq!(
+        EVALUATED.load(Ordering::SeqCst),
+        1,
+        "sampled: evaluated once"
+    );
+    assert_eq!(
+        capture.span("rank_candidates").attr_str("label").as_deref(),
+        Some("computed")
+    );
 }
 
 #[test]
