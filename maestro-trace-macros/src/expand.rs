@@ -37,23 +37,44 @@ enum Shape {
     Sync,
     /// `async fn`: the span starts on the first poll and is current during every poll.
     AsyncFn,
-    /// A sync function whose tail is an `async` block, bare (`-> impl Future`) or boxed
-    /// (`Box::pin(async move { .. })`, as `#[async_trait]` writes): the span starts at the call.
+    /// A sync function returning a future: a tail `async` block, bare or boxed
+    /// (`Box::pin(async move { .. })`, as `#[async_trait]` writes), or any tail of a
+    /// `-> impl Future` function. The span starts at the call and covers every poll.
     ReturnsAsyncBlock,
 }
 
 fn shape(function: &ItemFn) -> Shape {
     if function.sig.asyncness.is_some() {
         Shape::AsyncFn
-    } else if tail_async_block(&function.block).is_some() {
+    } else if tail_future(&function.block, returns_impl_future(&function.sig.output)).is_some() {
         Shape::ReturnsAsyncBlock
     } else {
         Shape::Sync
     }
 }
 
-/// The `async` block a function returns, bare or inside `Box::pin(..)`.
-fn tail_async_block(block: &Block) -> Option<&Expr> {
+/// Whether the return type is `impl Future<..> (+ ..)`: then whatever the tail expression is,
+/// it is the future whose polls the span must cover.
+fn returns_impl_future(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let syn::Type::ImplTrait(imp) = &**ty else {
+        return false;
+    };
+    imp.bounds.iter().any(|bound| match bound {
+        syn::TypeParamBound::Trait(t) => t
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Future"),
+        _ => false,
+    })
+}
+
+/// The future a function returns: an `async` block, bare or inside `Box::pin(..)` (as
+/// `#[async_trait]` writes), or any tail expression of an `impl Future` function.
+fn tail_future(block: &Block, any_tail: bool) -> Option<&Expr> {
     let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
         return None;
     };
@@ -62,10 +83,10 @@ fn tail_async_block(block: &Block) -> Option<&Expr> {
         Expr::Call(call) if call.args.len() == 1 && is_pin_call(&call.func) => {
             match call.args.first() {
                 Some(arg @ Expr::Async(_)) => Some(arg),
-                _ => None,
+                _ => any_tail.then_some(tail),
             }
         }
-        _ => None,
+        _ => any_tail.then_some(tail),
     }
 }
 
@@ -79,18 +100,30 @@ fn is_pin_call(func: &Expr) -> bool {
         .is_some_and(|segment| segment.ident == "pin")
 }
 
-/// Replaces the tail `async` block of `block` with `rewrite(block)`.
-fn rewrite_tail_async(block: &mut Block, rewrite: impl FnOnce(TokenStream) -> TokenStream) {
+/// Replaces the returned future (see [`tail_future`]) of `block` with `rewrite(future)`.
+fn rewrite_tail_future(
+    block: &mut Block,
+    any_tail: bool,
+    rewrite: impl FnOnce(TokenStream) -> TokenStream,
+) {
     let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
         return;
     };
-    let slot = match tail {
-        Expr::Async(_) => tail,
-        Expr::Call(call) => match call.args.first_mut() {
-            Some(arg) => arg,
-            None => return,
-        },
-        _ => return,
+    let boxed_async = matches!(tail, Expr::Call(call) if call.args.len() == 1
+        && is_pin_call(&call.func)
+        && matches!(call.args.first(), Some(Expr::Async(_))));
+    let slot = if boxed_async {
+        match tail {
+            Expr::Call(call) => match call.args.first_mut() {
+                Some(arg) => arg,
+                None => return,
+            },
+            _ => return,
+        }
+    } else if matches!(tail, Expr::Async(_)) || any_tail {
+        tail
+    } else {
+        return;
     };
     let original = std::mem::replace(slot, Expr::Verbatim(TokenStream::new()));
     *slot = Expr::Verbatim(rewrite(original.into_token_stream()));
@@ -308,6 +341,7 @@ fn expand_traced(
 ) -> TokenStream {
     let p = private();
     let shape = shape(&function);
+    let any_tail = returns_impl_future(&function.sig.output);
     let error_span = return_span(&function);
     let ItemFn {
         attrs,
@@ -351,7 +385,7 @@ fn expand_traced(
         Shape::ReturnsAsyncBlock => {
             let setup = local("__mt_setup");
             let has_setup = block.stmts.len() > 1;
-            rewrite_tail_async(&mut block, |future| {
+            rewrite_tail_future(&mut block, any_tail, |future| {
                 let future = if record_errors {
                     async_recording(future, error_span)
                 } else {
@@ -399,6 +433,7 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
     }
 
     let shape = shape(&function);
+    let any_tail = returns_impl_future(&function.sig.output);
     let error_span = return_span(&function);
     let ItemFn {
         attrs,
@@ -414,7 +449,9 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
             quote!(#future.await)
         }
         Shape::ReturnsAsyncBlock => {
-            rewrite_tail_async(&mut block, |future| async_recording(future, error_span));
+            rewrite_tail_future(&mut block, any_tail, |future| {
+                async_recording(future, error_span)
+            });
             let stmts = &block.stmts;
             quote!(#(#stmts)*)
         }

@@ -280,3 +280,29 @@ fn tokio_main_in_either_order() {
         capture.tree()
     );
 }
+
+#[traced("prefetch_shards", attrs(shards))]
+fn prefetch(shards: i64) -> impl Future<Output = i64> + Send {
+    let doubled = shards * 2;
+    fetch_shards(doubled)
+}
+
+async fn fetch_shards(n: i64) -> i64 {
+    tokio::task::yield_now().await;
+    span!("download_shard_manifest").in_scope(|| ());
+    n
+}
+
+#[tokio::test]
+async fn an_impl_future_whose_tail_is_a_call_is_traced_across_its_polls() {
+    let capture = testing::capture();
+    assert_eq!(prefetch(4).await, 8);
+    let prefetch = capture.span("prefetch_shards");
+    assert!(
+        capture
+            .span("download_shard_manifest")
+            .is_child_of(&prefetch),
+        "the span covers the returned future's polls, not just its creation:\n{}",
+        capture.tree()
+    );
+}
