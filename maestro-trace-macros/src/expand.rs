@@ -46,23 +46,69 @@ enum Shape {
 fn shape(function: &ItemFn) -> Shape {
     if function.sig.asyncness.is_some() {
         Shape::AsyncFn
-    } else if tail_future(&function.block, returns_impl_future(&function.sig.output)).is_some() {
+    } else if tail_future(&function.block, returned_future(&function.sig.output)).is_some() {
         Shape::ReturnsAsyncBlock
     } else {
         Shape::Sync
     }
 }
 
-/// Whether the return type is `impl Future<..> (+ ..)`: then whatever the tail expression is,
-/// it is the future whose polls the span must cover.
-fn returns_impl_future(output: &ReturnType) -> bool {
+/// What a sync function's return type says about its tail expression.
+#[derive(Clone, Copy, PartialEq)]
+enum ReturnedFuture {
+    /// Not a future type: only a tail `async` block (or `Box::pin(async ..)`) is a future.
+    Unknown,
+    /// `impl Future<..>`: whatever the tail is, it is the future to instrument.
+    Opaque,
+    /// `Pin<Box<dyn Future<..>>>` or `BoxFuture<..>`: the tail is a boxed future, to instrument
+    /// and box again.
+    Boxed,
+}
+
+fn returned_future(output: &ReturnType) -> ReturnedFuture {
     let ReturnType::Type(_, ty) = output else {
-        return false;
+        return ReturnedFuture::Unknown;
     };
-    let syn::Type::ImplTrait(imp) = &**ty else {
-        return false;
-    };
-    imp.bounds.iter().any(|bound| match bound {
+    match &**ty {
+        syn::Type::ImplTrait(imp) if bounds_name_future(&imp.bounds) => ReturnedFuture::Opaque,
+        syn::Type::Path(path) => {
+            let Some(last) = path.path.segments.last() else {
+                return ReturnedFuture::Unknown;
+            };
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                return ReturnedFuture::Boxed;
+            }
+            // `Pin<Box<dyn Future<..> + ..>>`
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return ReturnedFuture::Unknown;
+            };
+            let boxed_dyn_future = last.ident == "Pin"
+                && args.args.iter().any(|arg| match arg {
+                    syn::GenericArgument::Type(syn::Type::Path(inner)) => {
+                        inner.path.segments.last().is_some_and(|seg| {
+                            seg.ident == "Box"
+                                && matches!(&seg.arguments, syn::PathArguments::AngleBracketed(b)
+                                    if b.args.iter().any(|a| matches!(a,
+                                        syn::GenericArgument::Type(syn::Type::TraitObject(obj))
+                                            if bounds_name_future(&obj.bounds))))
+                        })
+                    }
+                    _ => false,
+                });
+            if boxed_dyn_future {
+                ReturnedFuture::Boxed
+            } else {
+                ReturnedFuture::Unknown
+            }
+        }
+        _ => ReturnedFuture::Unknown,
+    }
+}
+
+fn bounds_name_future(
+    bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>,
+) -> bool {
+    bounds.iter().any(|bound| match bound {
         syn::TypeParamBound::Trait(t) => t
             .path
             .segments
@@ -74,7 +120,8 @@ fn returns_impl_future(output: &ReturnType) -> bool {
 
 /// The future a function returns: an `async` block, bare or inside `Box::pin(..)` (as
 /// `#[async_trait]` writes), or any tail expression of an `impl Future` function.
-fn tail_future(block: &Block, any_tail: bool) -> Option<&Expr> {
+fn tail_future(block: &Block, returned: ReturnedFuture) -> Option<&Expr> {
+    let any_tail = returned != ReturnedFuture::Unknown;
     let Some(Stmt::Expr(tail, None)) = block.stmts.last() else {
         return None;
     };
@@ -103,9 +150,10 @@ fn is_pin_call(func: &Expr) -> bool {
 /// Replaces the returned future (see [`tail_future`]) of `block` with `rewrite(future)`.
 fn rewrite_tail_future(
     block: &mut Block,
-    any_tail: bool,
+    returned: ReturnedFuture,
     rewrite: impl FnOnce(TokenStream) -> TokenStream,
 ) {
+    let any_tail = returned != ReturnedFuture::Unknown;
     let Some(Stmt::Expr(tail, None)) = block.stmts.last_mut() else {
         return;
     };
@@ -126,7 +174,13 @@ fn rewrite_tail_future(
         return;
     };
     let original = std::mem::replace(slot, Expr::Verbatim(TokenStream::new()));
-    *slot = Expr::Verbatim(rewrite(original.into_token_stream()));
+    let rewritten = rewrite(original.into_token_stream());
+    // A whole boxed tail (`fut.boxed()`) was unboxed by the rewrite: box it again.
+    *slot = Expr::Verbatim(if returned == ReturnedFuture::Boxed && !boxed_async {
+        quote!(::std::boxed::Box::pin(#rewritten))
+    } else {
+        rewritten
+    });
 }
 
 /// Splits outer attributes (kept on the function) from inner ones (kept at the top of the body).
@@ -160,7 +214,9 @@ fn return_span(function: &ItemFn) -> Span {
 /// return type when it cannot carry an error.
 fn record_result(result: &Ident, span: Span) -> TokenStream {
     let p = private();
-    quote_spanned!(span=> #p::record_result(&#result);)
+    // The argument's span decides where rustc points when the bound fails: the return type.
+    let located = Ident::new(&result.to_string(), Span::mixed_site().located_at(span));
+    quote_spanned!(span=> #p::record_result(&#located);)
 }
 
 /// A future that records its output's error: `async move { let r = inner.await; record; r }`.
@@ -181,25 +237,32 @@ fn async_recording(inner: TokenStream, span: Span) -> TokenStream {
 fn sync_recording(block: &Block, span: Span) -> TokenStream {
     let result = local("__mt_result");
     let record = record_result(&result, span);
+    let p = private();
+    // `call_once` pins the closure to `FnOnce`: inferred as `FnMut`, a body returning a borrow
+    // of a `&mut` argument would not compile ("captured variable cannot escape").
     quote! {
-        #[allow(clippy::redundant_closure_call)]
-        let #result = (move || #block)();
+        let #result = #p::call_once(move || #block);
         #record
         #result
     }
 }
 
 /// The static description of a span.
+/// The static is declared inside its own block: items are not hygienic, so at function scope
+/// its name could clash with a binding in the user's body.
 fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: usize) -> (Ident, TokenStream) {
     let p = private();
-    let meta = local("__MT_SPAN");
+    let meta = local("__mt_meta");
     let kind = kind.variant();
     let tokens = quote! {
-        static #meta: #p::SpanMeta = #p::SpanMeta {
-            name: #name,
-            kind: #p::SpanKind::#kind,
-            root: #root,
-            attrs: #attrs,
+        let #meta: &'static #p::SpanMeta = {
+            static SPAN: #p::SpanMeta = #p::SpanMeta {
+                name: #name,
+                kind: #p::SpanKind::#kind,
+                root: #root,
+                attrs: #attrs,
+            };
+            &SPAN
         };
     };
     (meta, tokens)
@@ -225,7 +288,7 @@ fn recorder(attrs: &[AttrSpec]) -> TokenStream {
 
 /// Each deprecated key becomes a use of a `#[deprecated]` constant at the key, so rustc warns
 /// there with our note (stable Rust has no other way for a proc macro to emit a warning).
-fn deprecation_warnings(keys: &[DeprecatedKey]) -> TokenStream {
+fn deprecation_warnings(keys: &[DeprecatedKey], lint_levels: &[&Attribute]) -> TokenStream {
     keys.iter()
         .map(|key| {
             let note = format!(
@@ -233,6 +296,7 @@ fn deprecation_warnings(keys: &[DeprecatedKey]) -> TokenStream {
                 key.old, key.new
             );
             quote_spanned! {key.span=>
+                #(#lint_levels)*
                 const _: () = {
                     #[deprecated(note = #note)]
                     #[allow(non_upper_case_globals)]
@@ -246,18 +310,37 @@ fn deprecation_warnings(keys: &[DeprecatedKey]) -> TokenStream {
 
 /// Argument names a bare `attrs(name)` may refer to.
 fn argument_names(function: &ItemFn) -> Vec<String> {
-    function
-        .sig
-        .inputs
-        .iter()
-        .filter_map(|input| match input {
-            FnArg::Receiver(_) => Some("self".to_owned()),
-            FnArg::Typed(typed) => match &*typed.pat {
-                Pat::Ident(pat) => Some(pat.ident.unraw().to_string()),
-                _ => None,
-            },
-        })
-        .collect()
+    let mut names = Vec::new();
+    for input in &function.sig.inputs {
+        match input {
+            FnArg::Receiver(_) => names.push("self".to_owned()),
+            FnArg::Typed(typed) => bound_names(&typed.pat, &mut names),
+        }
+    }
+    names
+}
+
+/// Every name a pattern binds: `(rows, cols): (usize, usize)` binds `rows` and `cols`.
+fn bound_names(pat: &Pat, names: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(pat) => {
+            names.push(pat.ident.unraw().to_string());
+            if let Some((_, sub)) = &pat.subpat {
+                bound_names(sub, names);
+            }
+        }
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::Struct(structure) => structure
+            .fields
+            .iter()
+            .for_each(|field| bound_names(&field.pat, names)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::Reference(reference) => bound_names(&reference.pat, names),
+        Pat::Type(typed) => bound_names(&typed.pat, names),
+        Pat::Paren(paren) => bound_names(&paren.pat, names),
+        _ => {}
+    }
 }
 
 /// Checks the item is a function we can instrument; on failure returns what to emit instead.
@@ -279,20 +362,31 @@ fn function_or_passthrough(
             Ok(function)
         }
         TracedItem::UnparsedBody | TracedItem::Garbage => Err(()),
+        TracedItem::Bodiless(declaration) => {
+            errors.at(
+                &declaration.sig,
+                format!(
+                    "a method without a body has nothing to trace; put `#[{macro_name}]` on its implementations, or give it a default body"
+                ),
+            );
+            Err(())
+        }
         TracedItem::Other(other) => {
             let what = match &other {
-                syn::Item::Struct(_) => "a struct",
-                syn::Item::Enum(_) => "an enum",
+                syn::Item::Struct(_) => "a struct; it goes on functions and methods",
+                syn::Item::Enum(_) => "an enum; it goes on functions and methods",
                 syn::Item::Impl(_) => "an impl block; put it on each method to trace",
                 syn::Item::Trait(_) => "a trait; put it on the methods of an impl",
-                syn::Item::Mod(_) => "a module",
-                syn::Item::Const(_) | syn::Item::Static(_) => "a constant or static",
-                _ => "this item",
+                syn::Item::Mod(_) => "a module; it goes on functions and methods",
+                syn::Item::Const(_) | syn::Item::Static(_) => {
+                    "a constant or static; it goes on functions and methods"
+                }
+                _ => "this item; it goes on functions and methods",
             };
             let first = other.to_token_stream().into_iter().next();
             errors.at(
                 first,
-                format!("`#[{macro_name}]` cannot be applied to {what}; it goes on functions and methods"),
+                format!("`#[{macro_name}]` cannot be applied to {what}"),
             );
             Err(())
         }
@@ -341,7 +435,7 @@ fn expand_traced(
 ) -> TokenStream {
     let p = private();
     let shape = shape(&function);
-    let any_tail = returns_impl_future(&function.sig.output);
+    let returned = returned_future(&function.sig.output);
     let error_span = return_span(&function);
     let ItemFn {
         attrs,
@@ -355,7 +449,7 @@ fn expand_traced(
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
     let (meta, meta_item) = span_meta(name, options.kind, options.root, options.attrs.len());
     let record = recorder(&options.attrs);
-    let warnings = deprecation_warnings(deprecated);
+    let warnings = deprecation_warnings(deprecated, &[]);
     let span = local("__mt_span");
 
     let body = match shape {
@@ -367,7 +461,7 @@ fn expand_traced(
                 block.to_token_stream()
             };
             quote! {
-                let #scope = #p::SpanScope::enter(#p::start(&#meta, #record));
+                let #scope = #p::SpanScope::enter(#p::start(#meta, #record));
                 #run
             }
         }
@@ -378,14 +472,14 @@ fn expand_traced(
                 quote!(async move #block)
             };
             quote! {
-                let #span = #p::start(&#meta, #record);
+                let #span = #p::start(#meta, #record);
                 #p::instrument(#inner_future, #span).await
             }
         }
         Shape::ReturnsAsyncBlock => {
             let setup = local("__mt_setup");
             let has_setup = block.stmts.len() > 1;
-            rewrite_tail_future(&mut block, any_tail, |future| {
+            rewrite_tail_future(&mut block, returned, |future| {
                 let future = if record_errors {
                     async_recording(future, error_span)
                 } else {
@@ -397,7 +491,7 @@ fn expand_traced(
             // Statements before the returned block run at call time, with the span current.
             let enter = has_setup.then(|| quote!(let #setup = #p::attach(&#span);));
             quote! {
-                let #span = #p::start(&#meta, #record);
+                let #span = #p::start(#meta, #record);
                 #enter
                 #(#stmts)*
             }
@@ -433,7 +527,7 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
     }
 
     let shape = shape(&function);
-    let any_tail = returns_impl_future(&function.sig.output);
+    let returned = returned_future(&function.sig.output);
     let error_span = return_span(&function);
     let ItemFn {
         attrs,
@@ -449,7 +543,7 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
             quote!(#future.await)
         }
         Shape::ReturnsAsyncBlock => {
-            rewrite_tail_future(&mut block, any_tail, |future| {
+            rewrite_tail_future(&mut block, returned, |future| {
                 async_recording(future, error_span)
             });
             let stmts = &block.stmts;
@@ -486,12 +580,12 @@ pub(crate) fn span(input: TokenStream) -> TokenStream {
     };
     let (meta, meta_item) = span_meta(&name, Kind::Internal, false, input.attrs.len());
     let record = recorder(&input.attrs);
-    let warnings = deprecation_warnings(&deprecated);
+    let warnings = deprecation_warnings(&deprecated, &[]);
     quote! {
         {
             #warnings
             #meta_item
-            #p::start(&#meta, #record)
+            #p::start(#meta, #record)
         }
     }
 }
@@ -515,7 +609,7 @@ pub(crate) fn event(input: TokenStream) -> TokenStream {
     let p = private();
     let count = input.attrs.len();
     let record = recorder(&input.attrs);
-    let warnings = deprecation_warnings(&deprecated);
+    let warnings = deprecation_warnings(&deprecated, &[]);
     quote! {
         {
             #warnings
@@ -527,33 +621,7 @@ pub(crate) fn event(input: TokenStream) -> TokenStream {
 /// `#[span_attrs(prefix = "...")]` on a struct.
 pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let mut prefix: Option<LitStr> = None;
-    match parse::options(args) {
-        Ok(options) => {
-            for option in options {
-                match option {
-                    RawOption::Assign(ident, Expr::Lit(lit)) if ident == "prefix" => {
-                        match lit.lit {
-                            syn::Lit::Str(value) => {
-                                if let Err(message) = validate::check_key(&value.value()) {
-                                    errors.at(&value, message.replace("attribute key", "prefix"));
-                                }
-                                prefix = Some(value);
-                            }
-                            other => {
-                                errors.at(other, "the prefix is a string: `prefix = \"model\"`")
-                            }
-                        }
-                    }
-                    other => errors.at(
-                        other.tokens(),
-                        "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
-                    ),
-                }
-            }
-        }
-        Err(error) => errors.push(error),
-    }
+    let prefix = span_attrs_prefix(args, &mut errors);
 
     let mut structure = match syn::parse2::<syn::ItemStruct>(item.clone()) {
         Ok(structure) => structure,
@@ -578,71 +646,40 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut deprecated = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for field in &mut fields.named {
-        let mut rename: Option<LitStr> = None;
-        let mut skip = false;
-        let mut kept = Vec::new();
-        for attr in std::mem::take(&mut field.attrs) {
-            if !attr.path().is_ident("span_attr") {
-                kept.push(attr);
-                continue;
-            }
-            match parse::field_options(&attr) {
-                Ok(options) => {
-                    for option in options {
-                        match option {
-                            RawOption::Flag(ident) if ident == "skip" => skip = true,
-                            RawOption::Assign(ident, Expr::Lit(syn::ExprLit {
-                                lit: syn::Lit::Str(value),
-                                ..
-                            })) if ident == "rename" => rename = Some(value),
-                            other => errors.at(
-                                other.tokens(),
-                                "unknown field option; write `#[span_attr(rename = \"key\")]` or `#[span_attr(skip)]`",
-                            ),
-                        }
-                    }
-                }
-                Err(error) => errors.push(error),
-            }
-        }
-        field.attrs = kept;
-        if skip {
+        let Some(options) = field_options(field, &mut errors) else {
             continue;
-        }
+        };
         let Some(ident) = field.ident.clone() else {
             continue;
         };
-        let leaf = rename
+        let leaf = options
+            .rename
             .as_ref()
             .map(LitStr::value)
             .unwrap_or_else(|| ident.unraw().to_string());
+        let at = options
+            .rename
+            .as_ref()
+            .map(ToTokens::to_token_stream)
+            .unwrap_or_else(|| ident.to_token_stream());
         let key = match &prefix {
-            Some(prefix) => format!("{}.{leaf}", prefix.value()),
-            None => leaf,
+            Prefix::None => leaf,
+            Prefix::Valid(prefix) => format!("{}.{leaf}", prefix.value()),
+            // The prefix has its own error; checking each key again would repeat it per field.
+            Prefix::Invalid => continue,
         };
-        let key_span = rename.as_ref().map(LitStr::span).unwrap_or(ident.span());
         match validate::check_key(&key) {
-            Err(message) => {
-                let at = rename
-                    .as_ref()
-                    .map(ToTokens::to_token_stream)
-                    .unwrap_or(ident.to_token_stream());
-                errors.at(at, message);
-            }
+            Err(message) => errors.at(&at, message),
             Ok(Some(new)) => deprecated.push(DeprecatedKey {
                 old: key.clone(),
                 new,
-                span: key_span,
+                span: options.rename.as_ref().map_or(ident.span(), LitStr::span),
             }),
             Ok(None) => {}
         }
         if seen.contains(&key) {
-            let at = rename
-                .as_ref()
-                .map(ToTokens::to_token_stream)
-                .unwrap_or(ident.to_token_stream());
             errors.at(
-                at,
+                &at,
                 format!("two fields record the attribute key `{key}`; rename or skip one"),
             );
         }
@@ -660,7 +697,17 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     let lines = recorded.iter().map(|(field, ty, key)| {
         quote_spanned!(ty.span()=> #p::attr(#recorder_ident, #key, &self.#field);)
     });
-    let warnings = deprecation_warnings(&deprecated);
+    // The struct's own lint levels (`#[allow(deprecated)]`) apply to its warnings too.
+    let lint_levels: Vec<&Attribute> = structure
+        .attrs
+        .iter()
+        .filter(|attr| {
+            ["allow", "expect", "warn", "deny", "forbid"]
+                .iter()
+                .any(|level| attr.path().is_ident(level))
+        })
+        .collect();
+    let warnings = deprecation_warnings(&deprecated, &lint_levels);
     quote! {
         #structure
         #warnings
@@ -675,4 +722,130 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// The `prefix` of `#[span_attrs]`, once validated.
+enum Prefix {
+    None,
+    Valid(LitStr),
+    Invalid,
+}
+
+fn span_attrs_prefix(args: TokenStream, errors: &mut Errors) -> Prefix {
+    let options = match parse::options(args) {
+        Ok(options) => options,
+        Err(error) => {
+            errors.push(error);
+            return Prefix::Invalid;
+        }
+    };
+    let mut prefix = Prefix::None;
+    for option in options {
+        let tokens = option.tokens();
+        match option {
+            RawOption::Assign(ident, value) if ident == "prefix" => {
+                if !matches!(prefix, Prefix::None) {
+                    errors.at(tokens, "`prefix` is given twice; keep one");
+                    continue;
+                }
+                prefix = match string_value(&value) {
+                    Some(value) if value.value().is_empty() => {
+                        errors.at(
+                            &value,
+                            "the prefix is empty; remove `prefix = \"\"` or write a namespace such as `prefix = \"model\"`",
+                        );
+                        Prefix::Invalid
+                    }
+                    Some(value) => match validate::check_key(&value.value()) {
+                        Err(message) => {
+                            errors.at(&value, message.replacen("attribute key", "prefix", 1));
+                            Prefix::Invalid
+                        }
+                        Ok(_) => Prefix::Valid(value),
+                    },
+                    None => {
+                        errors.at(&value, "the prefix is a string: `prefix = \"model\"`");
+                        Prefix::Invalid
+                    }
+                };
+            }
+            _ => errors.at(
+                tokens,
+                "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
+            ),
+        }
+    }
+    prefix
+}
+
+fn string_value(value: &Expr) -> Option<LitStr> {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Some(lit.clone()),
+        _ => None,
+    }
+}
+
+/// What `#[span_attr(...)]` says about one field.
+struct FieldOptions {
+    rename: Option<LitStr>,
+}
+
+/// Reads and removes the field's `#[span_attr(...)]` attributes; `None` when it is skipped.
+fn field_options(field: &mut syn::Field, errors: &mut Errors) -> Option<FieldOptions> {
+    let mut rename: Option<LitStr> = None;
+    let mut skip: Option<Ident> = None;
+    let mut kept = Vec::new();
+    for attr in std::mem::take(&mut field.attrs) {
+        if !attr.path().is_ident("span_attr") {
+            kept.push(attr);
+            continue;
+        }
+        let options = match parse::field_options(&attr) {
+            Ok(options) => options,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        for option in options {
+            let tokens = option.tokens();
+            match option {
+                RawOption::Flag(ident) if ident == "skip" => {
+                    if skip.is_some() {
+                        errors.at(tokens, "`skip` is given twice; keep one");
+                    }
+                    skip = Some(ident);
+                }
+                RawOption::Assign(ident, value) if ident == "rename" => {
+                    match string_value(&value) {
+                        Some(_) if rename.is_some() => {
+                            errors.at(tokens, "`rename` is given twice; keep one");
+                        }
+                        Some(value) => rename = Some(value),
+                        None => errors.at(
+                            &value,
+                            "the new key is a string: `rename = \"type\"`",
+                        ),
+                    }
+                }
+                _ => errors.at(
+                    tokens,
+                    "unknown field option; write `#[span_attr(rename = \"key\")]` or `#[span_attr(skip)]`",
+                ),
+            }
+        }
+    }
+    field.attrs = kept;
+    if let (Some(skip), Some(rename)) = (&skip, &rename) {
+        errors.at(
+            rename,
+            format!(
+                "this field is skipped (`{skip}`), so `rename` has no effect; remove one of them"
+            ),
+        );
+    }
+    skip.is_none().then_some(FieldOptions { rename })
 }

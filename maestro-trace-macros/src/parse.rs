@@ -15,12 +15,14 @@ use syn::{
 pub(crate) enum RawOption {
     /// `"span_name"`
     Name(LitStr),
+    /// Any other literal where a name was expected (`42`, `b"name"`).
+    OtherLit(syn::Lit),
     /// `root`, `skip`
     Flag(Ident),
     /// `kind = client`, `prefix = "model"`
     Assign(Ident, Expr),
     /// `attrs(...)`
-    List(Ident, TokenStream),
+    List(Ident, syn::token::Paren, TokenStream),
 }
 
 impl RawOption {
@@ -28,9 +30,15 @@ impl RawOption {
     pub(crate) fn tokens(&self) -> TokenStream {
         match self {
             RawOption::Name(lit) => lit.to_token_stream(),
+            RawOption::OtherLit(lit) => lit.to_token_stream(),
             RawOption::Flag(ident) => ident.to_token_stream(),
             RawOption::Assign(ident, expr) => quote::quote!(#ident = #expr),
-            RawOption::List(ident, tokens) => quote::quote!(#ident(#tokens)),
+            RawOption::List(ident, paren, tokens) => {
+                // Rebuild the parentheses with their own span so an error covers `name(...)`.
+                let mut out = ident.to_token_stream();
+                paren.surround(&mut out, |inner| inner.extend(tokens.clone()));
+                out
+            }
         }
     }
 }
@@ -40,14 +48,17 @@ impl Parse for RawOption {
         if input.peek(LitStr) {
             return Ok(RawOption::Name(input.parse()?));
         }
+        if input.peek(syn::Lit) {
+            return Ok(RawOption::OtherLit(input.parse()?));
+        }
         let ident = Ident::parse_any(input)?;
         if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Ok(RawOption::Assign(ident, input.parse()?))
         } else if input.peek(syn::token::Paren) {
             let content;
-            parenthesized!(content in input);
-            Ok(RawOption::List(ident, content.parse()?))
+            let paren = parenthesized!(content in input);
+            Ok(RawOption::List(ident, paren, content.parse()?))
         } else {
             Ok(RawOption::Flag(ident))
         }
@@ -78,12 +89,22 @@ impl Parse for AttrKey {
         let span = first.span();
         let mut text = first.unraw().to_string();
         let mut tokens = first.to_token_stream();
-        while input.peek(Token![.]) {
-            let dot: Token![.] = input.parse()?;
+        loop {
+            // `model..id` lexes as `model`, `..`, `id`: keep the empty segment so validation
+            // reports it with the whole key rather than a bare "expected ident".
+            if input.peek(Token![..]) && !input.peek(Token![..=]) && !input.peek(Token![...]) {
+                let dots: Token![..] = input.parse()?;
+                text.push_str("..");
+                dots.to_tokens(&mut tokens);
+            } else if input.peek(Token![.]) {
+                let dot: Token![.] = input.parse()?;
+                text.push('.');
+                dot.to_tokens(&mut tokens);
+            } else {
+                break;
+            }
             let segment = Ident::parse_any(input)?;
-            text.push('.');
             text.push_str(&segment.unraw().to_string());
-            dot.to_tokens(&mut tokens);
             segment.to_tokens(&mut tokens);
         }
         Ok(AttrKey { text, tokens, span })
@@ -124,6 +145,15 @@ impl Parse for AttrSpec {
             return Ok(AttrSpec::Bare(Ident::parse_any(input)?));
         }
         let key: AttrKey = input.parse()?;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new_spanned(
+                &key.tokens,
+                format!(
+                    "`{}` needs a value: write `key = expression` (e.g. `{} = ...`), or name a bare argument",
+                    key.text, key.text
+                ),
+            ));
+        }
         input.parse::<Token![=]>()?;
         Ok(AttrSpec::Keyed {
             key,
@@ -175,6 +205,8 @@ pub(crate) enum TracedItem {
     /// A function whose body does not parse: emitted unchanged so rustc reports the body's own
     /// error at the user's line and rust-analyzer still sees the function.
     UnparsedBody,
+    /// A method declaration without a body (in a trait).
+    Bodiless(syn::TraitItemFn),
     /// Something that is not a function.
     Other(syn::Item),
     /// Not even an item.
@@ -202,6 +234,11 @@ pub(crate) fn traced_item(tokens: TokenStream) -> TracedItem {
     }
     if syn::parse2::<FnWithRawBody>(tokens.clone()).is_ok() {
         return TracedItem::UnparsedBody;
+    }
+    if let Ok(declaration) = syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
+        if declaration.default.is_none() {
+            return TracedItem::Bodiless(declaration);
+        }
     }
     match syn::parse2::<syn::Item>(tokens) {
         Ok(item) => TracedItem::Other(item),

@@ -1,7 +1,7 @@
 //! Validation: span and event names, attribute keys, options. Every check adds to one combined
 //! error so the user sees all problems in one build; expansion only runs on what passed.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::Span;
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Expr, Ident, LitStr};
@@ -146,10 +146,16 @@ pub(crate) fn check_name(
         ));
     }
     if is_generic(name) {
-        return Err(format!(
-            "{subject} is too generic to find in a trace view; name what the code does, e.g. `{}`{fix}",
-            kind.example()
-        ));
+        return Err(match default_for {
+            Some(_) => format!(
+                "{subject} is too generic to find in a trace view; give the span an explicit name that says what the code does: `#[traced(\"{}\")]`",
+                kind.example()
+            ),
+            None => format!(
+                "{subject} is too generic to find in a trace view; name what the code does, e.g. `{}`",
+                kind.example()
+            ),
+        });
     }
     Ok(())
 }
@@ -299,7 +305,17 @@ pub(crate) fn attr_list(
             }
         }
         match check_key(&key) {
-            Err(message) => errors.at(&tokens, message),
+            Err(message) => match spec {
+                // A bare name's only fix is to give the value a key of its own.
+                AttrSpec::Bare(ident) => errors.at(
+                    ident,
+                    format!(
+                        "`{key}` cannot be an attribute key (keys are dot-separated a-z, 0-9 and `_`, starting with a letter); give the value a key: `{} = {ident}`",
+                        suggest(&key).replace(['/', ':', '-'], "_"),
+                    ),
+                ),
+                AttrSpec::Keyed { .. } => errors.at(&tokens, message),
+            },
             Ok(replacement) => {
                 if let Some(new) = replacement {
                     let span = match spec {
@@ -371,8 +387,8 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
     let mut seen: Vec<String> = Vec::new();
     for (position, option) in raw.into_iter().enumerate() {
         let label = match &option {
-            RawOption::Name(_) => "name".to_owned(),
-            RawOption::Flag(i) | RawOption::Assign(i, _) | RawOption::List(i, _) => {
+            RawOption::Name(_) | RawOption::OtherLit(_) => "name".to_owned(),
+            RawOption::Flag(i) | RawOption::Assign(i, _) | RawOption::List(i, ..) => {
                 i.unraw().to_string()
             }
         };
@@ -386,6 +402,7 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
             continue;
         }
         seen.push(label.clone());
+        let tokens = option.tokens();
         match option {
             RawOption::Name(lit) => {
                 if position != 0 {
@@ -399,21 +416,43 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
                 }
                 options.name = Some(lit);
             }
+            RawOption::OtherLit(lit) => errors.at(
+                &lit,
+                "the span name must be a string literal: `#[traced(\"load_training_dataset\")]`",
+            ),
             RawOption::Flag(ident) if ident == "root" => options.root = true,
             RawOption::Assign(ident, value) if ident == "kind" => {
                 options.kind = parse_kind(&value, errors);
             }
-            RawOption::List(ident, tokens) if ident == "attrs" => {
-                match crate::parse::attr_specs(tokens) {
+            RawOption::List(ident, _, list) if ident == "attrs" => {
+                match crate::parse::attr_specs(list) {
                     Ok(specs) => options.attrs = specs,
                     Err(error) => errors.push(error),
                 }
             }
             RawOption::Assign(ident, _) if ident == "name" => errors.at(
-                option_tokens(&ident),
+                &ident,
                 "write the span name as the first argument: `#[traced(\"load_training_dataset\")]`",
             ),
-            RawOption::Flag(ident) | RawOption::Assign(ident, _) | RawOption::List(ident, _) => {
+            RawOption::Flag(ident) | RawOption::List(ident, ..) if ident == "kind" => errors.at(
+                tokens,
+                "`kind` takes a value: `kind = client` (or `server`, `producer`, `consumer`, `internal`)",
+            ),
+            RawOption::Assign(ident, _) | RawOption::List(ident, ..) if ident == "root" => {
+                errors.at(tokens, "`root` is a flag: write `root` to start a new trace")
+            }
+            RawOption::Flag(ident) | RawOption::Assign(ident, _) if ident == "attrs" => errors.at(
+                tokens,
+                "`attrs` takes a list: `attrs(model.id = id, config)`",
+            ),
+            RawOption::Flag(ident) if position == 0 => errors.at(
+                &ident,
+                format!(
+                    "unknown option `{name}` for `#[traced]`; to name the span, quote it: `#[traced(\"{name}\")]`",
+                    name = ident.unraw()
+                ),
+            ),
+            RawOption::Flag(ident) | RawOption::Assign(ident, _) | RawOption::List(ident, ..) => {
                 errors.at(
                     &ident,
                     format!(
@@ -425,10 +464,6 @@ pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> Traced
         }
     }
     options
-}
-
-fn option_tokens(ident: &Ident) -> TokenStream {
-    ident.to_token_stream()
 }
 
 fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {

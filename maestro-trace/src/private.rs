@@ -75,3 +75,10 @@ pub fn record_result<R: ErrorOutcome>(result: &R) {
 pub fn attach(span: &Span) -> Option<opentelemetry::ContextGuard> {
     span.context().map(|cx| cx.clone().attach())
 }
+
+/// Calls `f` once. Taking `impl FnOnce` fixes the closure's kind, which inference would otherwise
+/// pick as `FnMut` for a body that returns a borrow of a `&mut` argument.
+#[inline(always)]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}

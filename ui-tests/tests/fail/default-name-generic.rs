@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced]
+fn process_data() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+use maestro_trace::event;
+
+fn main() {
+    event!("job_queued", otel.kind = "internal");
+}

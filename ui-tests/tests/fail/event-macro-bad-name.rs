@@ -1,0 +1,5 @@
+use maestro_trace::event;
+
+fn main() {
+    event!("Job Queued", queue = "training");
+}

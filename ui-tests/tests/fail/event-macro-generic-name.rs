@@ -1,0 +1,5 @@
+use maestro_trace::event;
+
+fn main() {
+    event!("step2");
+}

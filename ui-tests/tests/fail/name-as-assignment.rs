@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced(name = "fetch_model_from_registry")]
+fn fetch_model() {}
+
+fn main() {}

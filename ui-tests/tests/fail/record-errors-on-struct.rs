@@ -1,0 +1,6 @@
+use maestro_trace::record_errors;
+
+#[record_errors]
+struct RegistryError;
+
+fn main() {}

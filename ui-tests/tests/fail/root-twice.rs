@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced("consume_training_event", root, root)]
+fn consume_event() {}
+
+fn main() {}

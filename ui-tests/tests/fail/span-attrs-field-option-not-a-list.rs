@@ -1,0 +1,10 @@
+use maestro_trace::span_attrs;
+
+#[span_attrs(prefix = "model")]
+struct ModelAttrs {
+    id: String,
+    #[span_attr = "type"]
+    kind: String,
+}
+
+fn main() {}

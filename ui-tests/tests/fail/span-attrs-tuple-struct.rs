@@ -1,0 +1,6 @@
+use maestro_trace::span_attrs;
+
+#[span_attrs(prefix = "model")]
+struct ModelId(String);
+
+fn main() {}

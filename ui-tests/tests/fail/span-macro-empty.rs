@@ -1,0 +1,5 @@
+use maestro_trace::span;
+
+fn main() {
+    span!().in_scope(|| {});
+}

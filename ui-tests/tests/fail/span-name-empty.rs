@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced("")]
+fn load_training_dataset() {}
+
+fn main() {}

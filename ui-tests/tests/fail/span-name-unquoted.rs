@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced(load_training_dataset)]
+fn load() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced("TrainModel")]
+fn train_model() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use maestro_trace::traced;
+
+#[traced]
+struct ModelRegistry {
+    url: String,
+}
+
+fn main() {}

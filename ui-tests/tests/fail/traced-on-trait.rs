@@ -1,0 +1,8 @@
+use maestro_trace::traced;
+
+#[traced]
+trait ModelStore {
+    fn fetch_model(&self) -> Vec<u8>;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use maestro_trace::traced;
+
+#[traced("fetch_model_from_registry", kind = rpc)]
+fn fetch_model() {}
+
+fn main() {}

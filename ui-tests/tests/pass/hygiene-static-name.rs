@@ -1,0 +1,13 @@
+use maestro_trace::traced;
+
+#[traced("score_with_shadowed_static")]
+fn score() -> i64 {
+    let __MT_SPAN = 1;
+    __MT_SPAN
+}
+
+fn main() {
+    let capture = maestro_trace::testing::capture();
+    assert_eq!(score(), 1);
+    assert_eq!(capture.span("score_with_shadowed_static").name(), "score_with_shadowed_static");
+}
