@@ -32,6 +32,7 @@ fn unchanged_with(item: TokenStream, result: syn::Result<()>) -> TokenStream {
 }
 
 /// How a function's body runs, which decides how its span is kept current.
+#[derive(Clone, Copy)]
 enum Shape {
     /// A plain function: the span is current for the body and ends on every exit.
     Sync,
@@ -393,6 +394,56 @@ fn function_or_passthrough(
     }
 }
 
+/// A function taken apart for instrumentation, and put back together around a new body.
+struct FnParts {
+    outer: Vec<Attribute>,
+    inner: Vec<Attribute>,
+    vis: syn::Visibility,
+    sig: syn::Signature,
+    block: Box<Block>,
+    shape: Shape,
+    returned: ReturnedFuture,
+    /// Where errors about the return type point.
+    error_span: Span,
+}
+
+impl FnParts {
+    fn new(function: ItemFn) -> Self {
+        let shape = shape(&function);
+        let returned = returned_future(&function.sig.output);
+        let error_span = return_span(&function);
+        let (outer, inner) = split_attrs(function.attrs);
+        FnParts {
+            outer,
+            inner,
+            vis: function.vis,
+            sig: function.sig,
+            block: function.block,
+            shape,
+            returned,
+            error_span,
+        }
+    }
+
+    /// The function with `body` in place of its own (inner attributes stay first).
+    fn emit(self, body: TokenStream) -> TokenStream {
+        let FnParts {
+            outer,
+            inner,
+            vis,
+            sig,
+            ..
+        } = self;
+        quote! {
+            #(#outer)*
+            #vis #sig {
+                #(#inner)*
+                #body
+            }
+        }
+    }
+}
+
 /// `#[traced(...)]`.
 pub(crate) fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -434,29 +485,22 @@ fn expand_traced(
     deprecated: &[DeprecatedKey],
 ) -> TokenStream {
     let p = private();
-    let shape = shape(&function);
-    let returned = returned_future(&function.sig.output);
-    let error_span = return_span(&function);
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        mut block,
-    } = function;
-    let (mut outer, inner) = split_attrs(attrs);
-    let record_errors_path = take_record_errors(&mut outer);
+    let mut parts = FnParts::new(function);
+    let (shape, returned, error_span) = (parts.shape, parts.returned, parts.error_span);
+    let record_errors_path = take_record_errors(&mut parts.outer);
     let record_errors = record_errors_path.is_some();
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
     let (meta, meta_item) = span_meta(name, options.kind, options.root, options.attrs.len());
     let record = recorder(&options.attrs);
     let warnings = deprecation_warnings(deprecated, &[]);
     let span = local("__mt_span");
+    let block = &mut parts.block;
 
     let body = match shape {
         Shape::Sync => {
             let scope = local("__mt_scope");
             let run = if record_errors {
-                sync_recording(&block, error_span)
+                sync_recording(block, error_span)
             } else {
                 block.to_token_stream()
             };
@@ -479,7 +523,7 @@ fn expand_traced(
         Shape::ReturnsAsyncBlock => {
             let setup = local("__mt_setup");
             let has_setup = block.stmts.len() > 1;
-            rewrite_tail_future(&mut block, returned, |future| {
+            rewrite_tail_future(block, returned, |future| {
                 let future = if record_errors {
                     async_recording(future, error_span)
                 } else {
@@ -498,16 +542,12 @@ fn expand_traced(
         }
     };
 
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #uses
-            #warnings
-            #meta_item
-            #body
-        }
-    }
+    parts.emit(quote! {
+        #uses
+        #warnings
+        #meta_item
+        #body
+    })
 }
 
 /// `#[record_errors]`.
@@ -526,37 +566,24 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
         return unchanged_with(item, Err(error));
     }
 
-    let shape = shape(&function);
-    let returned = returned_future(&function.sig.output);
-    let error_span = return_span(&function);
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        mut block,
-    } = function;
-    let (outer, inner) = split_attrs(attrs);
-    let body = match shape {
-        Shape::Sync => sync_recording(&block, error_span),
+    let mut parts = FnParts::new(function);
+    let error_span = parts.error_span;
+    let body = match parts.shape {
+        Shape::Sync => sync_recording(&parts.block, error_span),
         Shape::AsyncFn => {
+            let block = &parts.block;
             let future = async_recording(quote!(async move #block), error_span);
             quote!(#future.await)
         }
         Shape::ReturnsAsyncBlock => {
-            rewrite_tail_future(&mut block, returned, |future| {
+            rewrite_tail_future(&mut parts.block, parts.returned, |future| {
                 async_recording(future, error_span)
             });
-            let stmts = &block.stmts;
+            let stmts = &parts.block.stmts;
             quote!(#(#stmts)*)
         }
     };
-    quote! {
-        #(#outer)*
-        #vis #sig {
-            #(#inner)*
-            #body
-        }
-    }
+    parts.emit(body)
 }
 
 /// `span!("name", key = value, ...)`.

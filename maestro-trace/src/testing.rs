@@ -175,10 +175,7 @@ impl CapturedSpan {
 
     /// The value of attribute `key` if it is a string.
     pub fn attr_str(&self, key: &str) -> Option<String> {
-        match self.attr(key)? {
-            Value::String(s) => Some(s.as_str().to_owned()),
-            _ => None,
-        }
+        string_of(self.attr(key)?)
     }
 
     /// The value of attribute `key` if it is an integer.
@@ -289,10 +286,14 @@ impl CapturedEvent<'_> {
 
     /// The value of attribute `key` if it is a string.
     pub fn attr_str(&self, key: &str) -> Option<String> {
-        match self.attr(key)? {
-            Value::String(s) => Some(s.as_str().to_owned()),
-            _ => None,
-        }
+        string_of(self.attr(key)?)
+    }
+}
+
+fn string_of(value: Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.as_str().to_owned()),
+        _ => None,
     }
 }
 
