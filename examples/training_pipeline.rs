@@ -4,12 +4,12 @@
 //! cargo run --example training_pipeline
 //! ```
 //!
-//! Prints the trace tree through the console exporter (set `OTEL_TRACES_EXPORTER=none` to
-//! silence it, `TRACING_ENABLED=false` to turn tracing off).
+//! Prints the trace trees through the console exporter; `OTEL_TRACES_EXPORTER=otlp` sends them to
+//! a Jaeger on `localhost:4317` instead, `TRACING_ENABLED=false` turns tracing off.
 
 use std::time::Duration;
 
-use maestro_trace::{event, record_errors, span, span_attrs, traced, TracingConfig};
+use maestro_trace::{event, record_errors, span, span_attrs, traced, Exporter, TracingConfig};
 
 #[span_attrs(prefix = "model")]
 #[derive(Debug)]
@@ -95,7 +95,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tracing = maestro_trace::init(
         TracingConfig::from_env()
             .service_name("maestro-training-pipeline")
-            .resource_attribute("deployment.environment", "development"),
+            .resource_attribute("deployment.environment", "development")
+            // Trees on the console unless the environment points elsewhere, e.g.
+            // OTEL_TRACES_EXPORTER=otlp (Jaeger on localhost:4317) or JAEGER_AGENT_HOST.
+            .default_exporter(Exporter::Console),
     )?;
 
     let model = ModelAttrs {

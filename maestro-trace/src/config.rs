@@ -1,78 +1,275 @@
-//! `TracingConfig`: what `init` builds the pipeline from, in code or from the environment.
+//! `TracingConfig`: what [`init`](crate::init) builds the pipeline from, in code or from the
+//! environment.
 //!
 //! # Precedence
 //!
 //! [`TracingConfig::from_env`] reads the environment into a config; builder calls made after it
-//! override what it read, and unset values fall back to the defaults below. So
-//! `TracingConfig::from_env().service_name("maestro-ml-api")` always names the service
-//! `maestro-ml-api`, while `TracingConfig::default().service_name(..)` ignores the environment.
+//! override what it read (code wins, as in the OpenTelemetry SDKs); what neither sets takes the
+//! defaults below. `TracingConfig::default()` ignores the environment entirely.
+//! [`TracingConfig::default_exporter`] is the one setting that yields to the environment: it
+//! applies only when neither code nor `OTEL_TRACES_EXPORTER` / `JAEGER_AGENT_HOST` chose an
+//! exporter, so an example can print to the console yet still be pointed at Jaeger.
 //!
-//! | variable | accepted values | default |
-//! |---|---|---|
-//! | `TRACING_ENABLED` | `true`, `false`, `1`, `0` (any case) | `true` |
-//! | `OTEL_SDK_DISABLED` | `true`, `false` (any case) | `false` |
-//! | `OTEL_SERVICE_NAME` | a non-empty name | `unknown_service` |
-//! | `OTEL_TRACES_EXPORTER` | `console`, `none` | `console` |
-//!
-//! An invalid value is not ignored: [`crate::init`] returns [`InitError::InvalidEnv`] naming the
-//! variable, the value and what is accepted.
+//! The environment variables, their accepted values and defaults are listed on
+//! [`TracingConfig::from_env`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::error::OTelSdkError;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter, TracerProviderBuilder};
-use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SpanExporter, TracerProviderBuilder};
 
-use crate::export::ConsoleExporter;
-use crate::pipeline::{self, Pipeline};
-
-/// `TRACING_ENABLED`: the guide's on/off switch.
-pub const ENV_TRACING_ENABLED: &str = "TRACING_ENABLED";
-/// `OTEL_SDK_DISABLED`: the standard OpenTelemetry off switch.
-pub const ENV_OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-/// `OTEL_SERVICE_NAME`: the `service.name` resource attribute.
-pub const ENV_OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
-/// `OTEL_TRACES_EXPORTER`: where spans go.
-pub const ENV_OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+use crate::error::InitError;
 
 /// The service name used when none is configured (OpenTelemetry's own default).
 pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";
 /// How long dropping the guard may spend flushing pending spans.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The guide's Jaeger agent port: Thrift compact over UDP.
+pub const JAEGER_AGENT_PORT: u16 = 6831;
+/// Jaeger's collector port for Thrift binary over HTTP (`/api/traces`).
+pub const JAEGER_COLLECTOR_PORT: u16 = 14268;
+/// Jaeger's OTLP gRPC port.
+pub const OTLP_GRPC_PORT: u16 = 4317;
+/// Jaeger's OTLP HTTP port.
+pub const OTLP_HTTP_PORT: u16 = 4318;
 
-/// How the tracing pipeline is built: service identity, exporter, on/off.
+/// How the tracing pipeline is built: identity, exporter, sampling, batching, limits,
+/// propagation.
 ///
 /// ```
-/// use maestro_trace::TracingConfig;
+/// use std::time::Duration;
+/// use maestro_trace::{Exporter, Propagator, TracingConfig};
 ///
 /// let config = TracingConfig::from_env()
 ///     .service_name("maestro-ml-api")
 ///     .service_version("1.4.0")
-///     .resource_attribute("deployment.environment", "staging");
+///     .resource_attribute("deployment.environment", "staging")
+///     .exporter(Exporter::otlp_grpc("http://127.0.0.1:4317"))
+///     .sample_ratio(0.1)
+///     .batch_delay(Duration::from_secs(5))
+///     .propagators([Propagator::TraceContext, Propagator::Baggage, Propagator::Jaeger]);
 /// # drop(config);
 /// ```
 pub struct TracingConfig {
-    enabled: Option<bool>,
-    service_name: Option<String>,
-    service_version: Option<String>,
-    resource: Vec<KeyValue>,
-    exporter: Option<Exporter>,
-    shutdown_timeout: Duration,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) service_name: Option<String>,
+    pub(crate) service_version: Option<String>,
+    /// From `OTEL_RESOURCE_ATTRIBUTES`; code attributes with the same key win.
+    pub(crate) env_resource: Vec<KeyValue>,
+    pub(crate) resource: Vec<KeyValue>,
+    pub(crate) exporter: Option<ExporterChoice>,
+    pub(crate) default_exporter: Option<Exporter>,
+    pub(crate) sampler: Option<Sampling>,
+    pub(crate) batch: BatchSettings,
+    pub(crate) limits: SpanLimits,
+    pub(crate) propagators: Option<Vec<Propagator>>,
+    pub(crate) shutdown_timeout: Duration,
     /// Problems found while reading the environment, reported by `init`.
-    env_errors: Vec<InitError>,
+    pub(crate) env_errors: Vec<InitError>,
 }
 
 /// Where finished spans go.
-enum Exporter {
-    /// Printed as trace trees on standard output.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Exporter {
+    /// OTLP, Jaeger's native ingestion protocol since v1.35.
+    Otlp(OtlpSettings),
+    /// Jaeger's legacy agent protocol: Thrift compact over UDP (port 6831), as the guide's
+    /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` deployments use.
+    JaegerAgent {
+        /// Host name or IP address.
+        host: String,
+        /// UDP port.
+        port: u16,
+    },
+    /// Jaeger's collector endpoint for Thrift binary over HTTP, e.g.
+    /// `http://jaeger:14268/api/traces`.
+    JaegerCollector {
+        /// The full URL.
+        endpoint: String,
+    },
+    /// Each finished trace printed as a tree on standard output.
     Console,
-    /// Nowhere: spans are still created and propagated, but not exported.
+    /// Nothing exported; spans are still created, so context still propagates.
     None,
-    /// A user-supplied exporter, installed behind a batch processor.
-    Custom(Box<dyn FnOnce(TracerProviderBuilder) -> TracerProviderBuilder + Send>),
+}
+
+impl Exporter {
+    /// OTLP over gRPC to `endpoint` (Jaeger: `http://host:4317`).
+    pub fn otlp_grpc(endpoint: impl Into<String>) -> Self {
+        Exporter::Otlp(OtlpSettings {
+            protocol: OtlpProtocol::Grpc,
+            endpoint: Some(endpoint.into()),
+            ..OtlpSettings::default()
+        })
+    }
+
+    /// OTLP over HTTP/protobuf to `endpoint` (Jaeger: `http://host:4318`; `/v1/traces` is
+    /// appended unless the URL already has a path).
+    pub fn otlp_http(endpoint: impl Into<String>) -> Self {
+        Exporter::Otlp(OtlpSettings {
+            protocol: OtlpProtocol::HttpProtobuf,
+            endpoint: Some(endpoint.into()),
+            ..OtlpSettings::default()
+        })
+    }
+
+    /// The exporter's name in messages and diagnostics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Exporter::Otlp(otlp) => match otlp.protocol {
+                OtlpProtocol::Grpc => "OTLP gRPC",
+                OtlpProtocol::HttpProtobuf => "OTLP HTTP",
+            },
+            Exporter::JaegerAgent { .. } => "Jaeger agent (UDP)",
+            Exporter::JaegerCollector { .. } => "Jaeger collector (HTTP)",
+            Exporter::Console => "console",
+            Exporter::None => "none",
+        }
+    }
+}
+
+/// OTLP exporter settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpSettings {
+    /// gRPC or HTTP/protobuf.
+    pub protocol: OtlpProtocol,
+    /// The endpoint URL; `None` means the protocol's default on localhost.
+    pub endpoint: Option<String>,
+    /// Extra request headers (authentication for a hosted backend, tenancy).
+    pub headers: Vec<(String, String)>,
+    /// How long one export request may take.
+    pub timeout: Duration,
+}
+
+impl Default for OtlpSettings {
+    fn default() -> Self {
+        OtlpSettings {
+            protocol: OtlpProtocol::Grpc,
+            endpoint: None,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The OTLP transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// gRPC (Jaeger port 4317).
+    Grpc,
+    /// HTTP with protobuf bodies (Jaeger port 4318).
+    HttpProtobuf,
+}
+
+impl OtlpProtocol {
+    /// The endpoint used when none is configured.
+    pub fn default_endpoint(self) -> String {
+        match self {
+            OtlpProtocol::Grpc => format!("http://localhost:{OTLP_GRPC_PORT}"),
+            OtlpProtocol::HttpProtobuf => format!("http://localhost:{OTLP_HTTP_PORT}"),
+        }
+    }
+}
+
+/// Installs a user's exporter into the provider, with the configured batching and limits.
+pub(crate) type InstallExporter = Box<
+    dyn FnOnce(TracerProviderBuilder, &BatchSettings, &SpanLimits) -> TracerProviderBuilder + Send,
+>;
+
+/// The exporter chosen in code or by the environment.
+pub(crate) enum ExporterChoice {
+    Builtin(Exporter),
+    /// A user-supplied exporter, installed behind the batch processor.
+    Custom(InstallExporter),
+}
+
+/// Which spans are recorded and exported.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Sampling {
+    /// Every span.
+    AlwaysOn,
+    /// No span.
+    AlwaysOff,
+    /// A deterministic fraction of trace ids, in `0.0..=1.0`.
+    TraceIdRatio(f64),
+    /// Follow the parent's decision; use the inner sampler for roots.
+    ParentBased(Box<Sampling>),
+}
+
+impl Sampling {
+    /// The guide's choice: keep `ratio` of new traces, follow the caller's decision otherwise.
+    pub fn parent_based_ratio(ratio: f64) -> Self {
+        Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(ratio)))
+    }
+}
+
+/// Batch export settings (the guide's values are the defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Spans held at most while waiting for export; more are dropped (and counted).
+    pub max_queue_size: usize,
+    /// How long spans wait before a batch is sent.
+    pub scheduled_delay: Duration,
+    /// Spans per export request at most.
+    pub max_export_batch_size: usize,
+    /// How long one export may take before it is abandoned (and counted as failed).
+    pub export_timeout: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            max_queue_size: 2048,
+            scheduled_delay: Duration::from_secs(5),
+            max_export_batch_size: 512,
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Caps on what one span may carry, so a runaway loop cannot grow a span without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanLimits {
+    /// Attributes per span (more are dropped and counted).
+    pub max_attributes_per_span: u32,
+    /// Events per span.
+    pub max_events_per_span: u32,
+    /// Links per span.
+    pub max_links_per_span: u32,
+    /// Attributes per event.
+    pub max_attributes_per_event: u32,
+    /// Attributes per link.
+    pub max_attributes_per_link: u32,
+    /// String attribute values longer than this many bytes are truncated (at a character
+    /// boundary); `None` keeps them whole.
+    pub max_attribute_value_length: Option<usize>,
+}
+
+impl Default for SpanLimits {
+    fn default() -> Self {
+        SpanLimits {
+            max_attributes_per_span: 128,
+            max_events_per_span: 128,
+            max_links_per_span: 128,
+            max_attributes_per_event: 128,
+            max_attributes_per_link: 128,
+            max_attribute_value_length: None,
+        }
+    }
+}
+
+/// A context propagation format, for incoming and outgoing requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Propagator {
+    /// W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// Jaeger's `uber-trace-id`.
+    Jaeger,
 }
 
 impl Default for TracingConfig {
@@ -81,8 +278,14 @@ impl Default for TracingConfig {
             enabled: None,
             service_name: None,
             service_version: None,
+            env_resource: Vec::new(),
             resource: Vec::new(),
             exporter: None,
+            default_exporter: None,
+            sampler: None,
+            batch: BatchSettings::default(),
+            limits: SpanLimits::default(),
+            propagators: None,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             env_errors: Vec::new(),
         }
@@ -92,17 +295,22 @@ impl Default for TracingConfig {
 impl fmt::Debug for TracingConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let exporter = match &self.exporter {
-            None => "default (console)",
-            Some(Exporter::Console) => "console",
-            Some(Exporter::None) => "none",
-            Some(Exporter::Custom(_)) => "custom",
+            None => "unset",
+            Some(ExporterChoice::Builtin(exporter)) => exporter.name(),
+            Some(ExporterChoice::Custom(_)) => "custom",
         };
         f.debug_struct("TracingConfig")
             .field("enabled", &self.enabled)
             .field("service_name", &self.service_name)
             .field("service_version", &self.service_version)
+            .field("env_resource", &self.env_resource)
             .field("resource", &self.resource)
             .field("exporter", &exporter)
+            .field("default_exporter", &self.default_exporter)
+            .field("sampler", &self.sampler)
+            .field("batch", &self.batch)
+            .field("limits", &self.limits)
+            .field("propagators", &self.propagators)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("env_errors", &self.env_errors)
             .finish()
@@ -110,75 +318,6 @@ impl fmt::Debug for TracingConfig {
 }
 
 impl TracingConfig {
-    /// Reads the process environment (see the module docs for the variables).
-    pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads configuration from `lookup` instead of the process environment: what tests and
-    /// embedders use to avoid mutating global state.
-    ///
-    /// ```
-    /// use maestro_trace::TracingConfig;
-    ///
-    /// let config = TracingConfig::from_lookup(|name| {
-    ///     (name == "TRACING_ENABLED").then(|| "false".to_string())
-    /// });
-    /// let guard = maestro_trace::init(config).expect("valid configuration");
-    /// assert!(!guard.is_enabled());
-    /// ```
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let mut config = TracingConfig::default();
-        let mut errors = Vec::new();
-
-        let tracing_enabled = read_bool(
-            &lookup,
-            ENV_TRACING_ENABLED,
-            &["true", "1"],
-            &["false", "0"],
-            &mut errors,
-        );
-        let sdk_disabled = read_bool(
-            &lookup,
-            ENV_OTEL_SDK_DISABLED,
-            &["true"],
-            &["false"],
-            &mut errors,
-        );
-        if tracing_enabled == Some(false) || sdk_disabled == Some(true) {
-            config.enabled = Some(false);
-        } else if tracing_enabled == Some(true) {
-            config.enabled = Some(true);
-        }
-
-        if let Some(name) = lookup(ENV_OTEL_SERVICE_NAME) {
-            if name.trim().is_empty() {
-                errors.push(InitError::invalid_env(
-                    ENV_OTEL_SERVICE_NAME,
-                    &name,
-                    "a non-empty service name",
-                ));
-            } else {
-                config.service_name = Some(name);
-            }
-        }
-
-        if let Some(exporter) = lookup(ENV_OTEL_TRACES_EXPORTER) {
-            match exporter.trim().to_ascii_lowercase().as_str() {
-                "console" => config.exporter = Some(Exporter::Console),
-                "none" => config.exporter = Some(Exporter::None),
-                _ => errors.push(InitError::invalid_env(
-                    ENV_OTEL_TRACES_EXPORTER,
-                    &exporter,
-                    "`console` or `none` (Jaeger exporters are not available in this version)",
-                )),
-            }
-        }
-
-        config.env_errors = errors;
-        config
-    }
-
     /// Turns tracing on or off. Off, every macro costs one branch and nothing is exported.
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = Some(enabled);
@@ -197,35 +336,104 @@ impl TracingConfig {
         self
     }
 
-    /// Adds a resource attribute describing where the service runs (`deployment.environment`,
-    /// `cloud.region`, ...).
+    /// Adds a resource attribute describing where the service runs: the guide's
+    /// `deployment.environment`, `service.namespace`, `cloud.provider`, `cloud.region`, ...
+    /// (Jaeger shows them as process tags).
     pub fn resource_attribute(
         mut self,
-        key: &'static str,
+        key: impl Into<opentelemetry::Key>,
         value: impl Into<opentelemetry::Value>,
     ) -> Self {
         self.resource.push(KeyValue::new(key, value));
         self
     }
 
-    /// Prints finished traces as trees on standard output (the default exporter).
-    pub fn console(mut self) -> Self {
-        self.exporter = Some(Exporter::Console);
+    /// Sends spans to `exporter`, overriding the environment.
+    pub fn exporter(mut self, exporter: Exporter) -> Self {
+        self.exporter = Some(ExporterChoice::Builtin(exporter));
         self
     }
 
-    /// Exports nothing (spans are still created, so context still propagates).
-    pub fn no_exporter(mut self) -> Self {
-        self.exporter = Some(Exporter::None);
+    /// The exporter used when neither code nor the environment chose one (otherwise OTLP gRPC
+    /// to `localhost:4317`, the OpenTelemetry default).
+    pub fn default_exporter(mut self, exporter: Exporter) -> Self {
+        self.default_exporter = Some(exporter);
         self
+    }
+
+    /// Prints finished traces as trees on standard output.
+    pub fn console(self) -> Self {
+        self.exporter(Exporter::Console)
+    }
+
+    /// Exports nothing (spans are still created, so context still propagates).
+    pub fn no_exporter(self) -> Self {
+        self.exporter(Exporter::None)
     }
 
     /// Sends spans to `exporter`, batched like the built-in exporters: a vendor's exporter, a
     /// test double, or one that discards for benchmarks.
     pub fn span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
-        self.exporter = Some(Exporter::Custom(Box::new(move |builder| {
-            builder.with_batch_exporter(exporter)
-        })));
+        self.exporter = Some(ExporterChoice::Custom(Box::new(
+            move |builder, batch, limits| {
+                crate::init::with_batch_exporter(builder, exporter, batch, limits)
+            },
+        )));
+        self
+    }
+
+    /// Chooses which spans are sampled.
+    pub fn sampler(mut self, sampling: Sampling) -> Self {
+        self.sampler = Some(sampling);
+        self
+    }
+
+    /// Keeps `ratio` (`0.0..=1.0`) of new traces and follows the caller's decision for
+    /// propagated ones: the guide's `ParentBased(TraceIdRatioBased(0.1))`.
+    pub fn sample_ratio(self, ratio: f64) -> Self {
+        self.sampler(Sampling::parent_based_ratio(ratio))
+    }
+
+    /// All batch settings at once.
+    pub fn batch(mut self, batch: BatchSettings) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Spans held at most while waiting for export (default 2048).
+    pub fn batch_queue_size(mut self, spans: usize) -> Self {
+        self.batch.max_queue_size = spans;
+        self
+    }
+
+    /// How long spans wait before a batch is sent (default 5 s).
+    pub fn batch_delay(mut self, delay: Duration) -> Self {
+        self.batch.scheduled_delay = delay;
+        self
+    }
+
+    /// Spans per export request at most (default 512).
+    pub fn batch_size(mut self, spans: usize) -> Self {
+        self.batch.max_export_batch_size = spans;
+        self
+    }
+
+    /// How long one export may take (default 30 s).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.batch.export_timeout = timeout;
+        self
+    }
+
+    /// Caps on attributes, events, links and attribute value length.
+    pub fn span_limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The propagation formats for incoming and outgoing context, installed as the global
+    /// propagator by `init` (default: W3C trace context and baggage).
+    pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
+        self.propagators = Some(propagators.into_iter().collect());
         self
     }
 
@@ -235,216 +443,192 @@ impl TracingConfig {
         self
     }
 
-    fn resource(&self) -> Resource {
-        let name = self
-            .service_name
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
-        let mut builder = Resource::builder_empty()
-            .with_service_name(name)
-            .with_attributes(self.resource.iter().cloned());
-        if let Some(version) = &self.service_version {
-            builder = builder.with_attribute(KeyValue::new("service.version", version.clone()));
-        }
-        builder.build()
-    }
-}
-
-fn read_bool(
-    lookup: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    truthy: &[&str],
-    falsy: &[&str],
-    errors: &mut Vec<InitError>,
-) -> Option<bool> {
-    let raw = lookup(var)?;
-    let value = raw.trim().to_ascii_lowercase();
-    if truthy.contains(&value.as_str()) {
-        Some(true)
-    } else if falsy.contains(&value.as_str()) {
-        Some(false)
-    } else {
-        let expected = truthy
-            .iter()
-            .chain(falsy)
-            .map(|v| format!("`{v}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        errors.push(InitError::InvalidEnv {
-            var,
-            value: raw,
-            expected: format!("one of {expected} (any case)"),
-        });
-        None
-    }
-}
-
-/// Why [`init`] could not set tracing up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InitError {
-    /// An environment variable holds a value that is not accepted.
-    InvalidEnv {
-        /// The variable's name.
-        var: &'static str,
-        /// The value found.
-        value: String,
-        /// What the variable accepts.
-        expected: String,
-    },
-    /// Several problems at once (every invalid variable is reported, not just the first).
-    Several(Vec<InitError>),
-    /// `init` was called while the guard of an earlier `init` is still alive.
-    AlreadyInitialized,
-}
-
-impl InitError {
-    fn invalid_env(var: &'static str, value: &str, expected: &str) -> Self {
-        InitError::InvalidEnv {
-            var,
-            value: value.to_owned(),
-            expected: expected.to_owned(),
-        }
-    }
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::InvalidEnv {
-                var,
-                value,
-                expected,
-            } => write!(f, "invalid {var}={value:?}: expected {expected}"),
-            InitError::Several(errors) => {
-                for (i, e) in errors.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("; ")?;
-                    }
-                    write!(f, "{e}")?;
-                }
-                Ok(())
-            }
-            InitError::AlreadyInitialized => f.write_str(
-                "tracing is already initialized: keep the first guard alive instead of calling init again",
+    /// The exporter `init` will use (code, then environment, then
+    /// [`default_exporter`](Self::default_exporter), then OTLP gRPC to localhost); `None` for a
+    /// user's own exporter.
+    ///
+    /// ```
+    /// use maestro_trace::{Exporter, TracingConfig};
+    ///
+    /// let config = TracingConfig::from_lookup(|name| {
+    ///     (name == "JAEGER_AGENT_HOST").then(|| "jaeger-agent".to_string())
+    /// })
+    /// .default_exporter(Exporter::Console);
+    /// assert_eq!(
+    ///     config.effective_exporter(),
+    ///     Some(Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 })
+    /// );
+    /// ```
+    pub fn effective_exporter(&self) -> Option<Exporter> {
+        match &self.exporter {
+            Some(ExporterChoice::Builtin(exporter)) => Some(exporter.clone()),
+            Some(ExporterChoice::Custom(_)) => None,
+            None => Some(
+                self.default_exporter
+                    .clone()
+                    .unwrap_or_else(|| Exporter::Otlp(OtlpSettings::default())),
             ),
         }
     }
-}
 
-impl std::error::Error for InitError {}
+    /// The `service.name` `init` will use: code or `OTEL_SERVICE_NAME`, then `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service`.
+    pub fn effective_service_name(&self) -> String {
+        let from_env_resource = self
+            .env_resource
+            .iter()
+            .find(|kv| kv.key.as_str() == "service.name")
+            .map(|kv| kv.value.to_string());
+        self.service_name
+            .clone()
+            .or(from_env_resource)
+            .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned())
+    }
 
-/// Why flushing and shutting the pipeline down failed.
-#[derive(Debug)]
-pub struct ShutdownError(OTelSdkError);
+    /// The sampling `init` will use (unset: `ParentBased(AlwaysOn)`, the OpenTelemetry default).
+    pub fn effective_sampling(&self) -> Sampling {
+        self.sampler
+            .clone()
+            .unwrap_or_else(|| Sampling::ParentBased(Box::new(Sampling::AlwaysOn)))
+    }
 
-impl fmt::Display for ShutdownError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tracing shutdown failed: {}", self.0)
+    /// The propagators `init` will install (unset: W3C trace context and baggage).
+    pub fn effective_propagators(&self) -> Vec<Propagator> {
+        self.propagators
+            .clone()
+            .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage])
+    }
+
+    /// The batch settings `init` will use.
+    pub fn effective_batch(&self) -> BatchSettings {
+        self.batch
+    }
+
+    /// The span limits `init` will use.
+    pub fn effective_span_limits(&self) -> SpanLimits {
+        self.limits
+    }
+
+    /// Checks the values set in code; environment values were checked when read.
+    pub(crate) fn validate(&self) -> Vec<InitError> {
+        let mut errors = Vec::new();
+        if let Some(sampling) = &self.sampler {
+            validate_sampling(sampling, &mut errors);
+        }
+        let batch = &self.batch;
+        if batch.max_queue_size == 0 {
+            errors.push(InitError::invalid_config(
+                "batch_queue_size",
+                0,
+                "at least 1 span",
+            ));
+        }
+        // (A zero queue has its own error above; comparing against it would only repeat it.)
+        else if batch.max_export_batch_size == 0
+            || batch.max_export_batch_size > batch.max_queue_size
+        {
+            errors.push(InitError::invalid_config(
+                "batch_size",
+                batch.max_export_batch_size,
+                format!("between 1 and the queue size ({})", batch.max_queue_size),
+            ));
+        }
+        if batch.export_timeout.is_zero() {
+            errors.push(InitError::invalid_config(
+                "export_timeout",
+                "0s",
+                "a positive duration",
+            ));
+        }
+        if let Some(ExporterChoice::Builtin(exporter)) = &self.exporter {
+            validate_exporter(exporter, &mut errors);
+        }
+        if let Some(exporter) = &self.default_exporter {
+            validate_exporter(exporter, &mut errors);
+        }
+        errors
     }
 }
 
-impl std::error::Error for ShutdownError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+fn validate_sampling(sampling: &Sampling, errors: &mut Vec<InitError>) {
+    match sampling {
+        Sampling::TraceIdRatio(ratio) if !(0.0..=1.0).contains(ratio) => errors.push(
+            InitError::invalid_config("sample ratio", ratio, "a number from 0.0 to 1.0"),
+        ),
+        Sampling::ParentBased(root) => validate_sampling(root, errors),
+        _ => {}
     }
 }
 
-static INITIALIZED: AtomicBool = AtomicBool::new(false);
+fn validate_exporter(exporter: &Exporter, errors: &mut Vec<InitError>) {
+    match exporter {
+        Exporter::Otlp(otlp) => {
+            if let Some(endpoint) = &otlp.endpoint {
+                if let Err(expected) = check_endpoint(endpoint, &["http"]) {
+                    errors.push(InitError::invalid_config(
+                        "OTLP endpoint",
+                        endpoint,
+                        expected,
+                    ));
+                }
+            }
+            if otlp.timeout.is_zero() {
+                errors.push(InitError::invalid_config(
+                    "OTLP timeout",
+                    "0s",
+                    "a positive duration",
+                ));
+            }
+        }
+        Exporter::JaegerAgent { host, port } => {
+            if host.trim().is_empty() {
+                errors.push(InitError::invalid_config(
+                    "Jaeger agent host",
+                    "\"\"",
+                    "a host name or IP address",
+                ));
+            }
+            if *port == 0 {
+                errors.push(InitError::invalid_config(
+                    "Jaeger agent port",
+                    port,
+                    "a port from 1 to 65535",
+                ));
+            }
+        }
+        Exporter::JaegerCollector { endpoint } => {
+            if let Err(expected) = check_endpoint(endpoint, &["http"]) {
+                errors.push(InitError::invalid_config(
+                    "Jaeger collector endpoint",
+                    endpoint,
+                    expected,
+                ));
+            }
+        }
+        Exporter::Console | Exporter::None => {}
+    }
+}
 
-/// Sets tracing up from `config` and returns the guard that keeps it running.
-///
-/// Dropping the guard flushes pending spans (bounded by the shutdown timeout) and turns tracing
-/// off; call [`TracingGuard::shutdown`] instead to see errors.
-///
-/// ```
-/// use maestro_trace::{init, traced, TracingConfig};
-///
-/// #[traced]
-/// fn load_training_dataset() -> usize { 10_000 }
-///
-/// # fn main() -> Result<(), maestro_trace::InitError> {
-/// let guard = init(TracingConfig::default().service_name("maestro-ml-api").no_exporter())?;
-/// assert_eq!(load_training_dataset(), 10_000);
-/// drop(guard);
-/// # Ok(()) }
-/// ```
-pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
-    let mut env_errors = std::mem::take(&mut config.env_errors);
-    match env_errors.len() {
-        0 => {}
-        1 => return Err(env_errors.remove(0)),
-        _ => return Err(InitError::Several(env_errors)),
-    }
-    if INITIALIZED
-        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        return Err(InitError::AlreadyInitialized);
-    }
-    let mut guard = TracingGuard {
-        provider: None,
-        active: true,
-        timeout: config.shutdown_timeout,
+/// Checks that `endpoint` is an absolute URL with one of `schemes` and a host.
+pub(crate) fn check_endpoint(endpoint: &str, schemes: &[&str]) -> Result<(), String> {
+    let expected = || {
+        format!(
+            "an absolute {} URL with a host, e.g. `http://jaeger:4317`",
+            schemes
+                .iter()
+                .map(|s| format!("`{s}://`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
     };
-    if config.enabled == Some(false) {
-        pipeline::install(None);
-        return Ok(guard);
+    let url = reqwest::Url::parse(endpoint).map_err(|_| expected())?;
+    if url.scheme() == "https" && !schemes.contains(&"https") {
+        return Err(
+            "an `http://` URL: this build has no TLS, so `https://` cannot be sent to; use `http://` to an in-cluster Jaeger or a local collector".to_owned(),
+        );
     }
-
-    let builder = SdkTracerProvider::builder().with_resource(config.resource());
-    let builder = match config.exporter.take().unwrap_or(Exporter::Console) {
-        Exporter::Console => builder.with_simple_exporter(ConsoleExporter::stdout()),
-        Exporter::None => builder,
-        Exporter::Custom(install) => install(builder),
-    };
-    let provider = builder.build();
-    pipeline::install(Some(Pipeline::new(provider.clone())));
-    guard.provider = Some(provider);
-    Ok(guard)
-}
-
-/// Keeps tracing running; dropping it flushes pending spans and turns tracing off.
-#[must_use = "dropping the guard shuts tracing down immediately"]
-#[derive(Debug)]
-pub struct TracingGuard {
-    provider: Option<SdkTracerProvider>,
-    /// Whether this guard still owns the process-wide pipeline (false once shut down).
-    active: bool,
-    timeout: Duration,
-}
-
-impl TracingGuard {
-    /// Whether spans are being created (false when the config disabled tracing).
-    pub fn is_enabled(&self) -> bool {
-        self.provider.is_some()
+    if !schemes.contains(&url.scheme()) || url.host_str().is_none_or(str::is_empty) {
+        return Err(expected());
     }
-
-    /// Flushes pending spans and shuts the pipeline down, reporting what went wrong.
-    pub fn shutdown(mut self) -> Result<(), ShutdownError> {
-        self.shutdown_in_place()
-    }
-
-    fn shutdown_in_place(&mut self) -> Result<(), ShutdownError> {
-        if !std::mem::take(&mut self.active) {
-            return Ok(());
-        }
-        pipeline::install(None);
-        INITIALIZED.store(false, Ordering::Release);
-        match self.provider.take() {
-            Some(provider) => provider
-                .shutdown_with_timeout(self.timeout)
-                .map_err(ShutdownError),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for TracingGuard {
-    fn drop(&mut self) {
-        if let Err(error) = self.shutdown_in_place() {
-            // The guard has no caller to return to; say it once rather than lose it silently.
-            eprintln!("maestro-trace: {error}");
-        }
-    }
+    Ok(())
 }

@@ -28,7 +28,7 @@
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let _tracing = maestro_trace::init(TracingConfig::from_env().service_name("trainer").no_exporter())?;
+//! let _tracing = maestro_trace::init(TracingConfig::default().service_name("trainer").no_exporter())?;
 //! let model = ModelAttrs { id: "bert-base".into(), kind: "pytorch", version: None };
 //! assert_eq!(train(&model, 3), Ok(0.93));
 //! # Ok(()) }
@@ -39,8 +39,13 @@
 
 mod attributes;
 mod config;
+mod env;
+mod error;
 pub mod export;
+mod init;
 mod pipeline;
+mod processor;
+pub mod propagation;
 mod span;
 pub mod testing;
 mod tree;
@@ -53,10 +58,13 @@ pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
 };
 pub use config::{
-    init, InitError, ShutdownError, TracingConfig, TracingGuard, DEFAULT_SERVICE_NAME,
-    DEFAULT_SHUTDOWN_TIMEOUT, ENV_OTEL_SDK_DISABLED, ENV_OTEL_SERVICE_NAME,
-    ENV_OTEL_TRACES_EXPORTER, ENV_TRACING_ENABLED,
+    BatchSettings, Exporter, OtlpProtocol, OtlpSettings, Propagator, Sampling, SpanLimits,
+    TracingConfig, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, JAEGER_AGENT_PORT,
+    JAEGER_COLLECTOR_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
 };
+pub use env::*;
+pub use error::{InitError, ShutdownError};
+pub use init::{init, TracingGuard};
 pub use span::{
     record, record_error, spawn, InSpan, Span, TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT,
     PANIC_TYPE,

@@ -7,7 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use maestro_trace::export::ConsoleExporter;
 use maestro_trace::sdk::error::OTelSdkResult;
 use maestro_trace::sdk::trace::{SpanData, SpanExporter};
-use maestro_trace::{event, init, record_errors, span, traced, InitError, TracingConfig};
+use std::time::Duration;
+
+use maestro_trace::{
+    event, init, record_errors, span, traced, BatchSettings, Exporter, InitError, OtlpProtocol,
+    OtlpSettings, Propagator, Sampling, TracingConfig,
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -54,7 +59,8 @@ fn env(vars: Vars) -> TracingConfig {
     })
 }
 
-/// One invalid environment: the variable and value `init` must name, and what it must accept.
+/// One invalid environment: the variable and value `init` must name, and a fragment of what it
+/// must say is accepted.
 struct InvalidCase {
     vars: Vars,
     var: &'static str,
@@ -62,48 +68,263 @@ struct InvalidCase {
     accepted: &'static str,
 }
 
+const fn case(
+    vars: Vars,
+    var: &'static str,
+    value: &'static str,
+    accepted: &'static str,
+) -> InvalidCase {
+    InvalidCase {
+        vars,
+        var,
+        value,
+        accepted,
+    }
+}
+
+/// Every variable `from_env` reads, with a value it must refuse.
 const INVALID: &[InvalidCase] = &[
-    InvalidCase {
-        vars: &[("TRACING_ENABLED", "maybe")],
-        var: "TRACING_ENABLED",
-        value: "maybe",
-        accepted: "`true`, `1`, `false`, `0`",
-    },
-    InvalidCase {
-        vars: &[("TRACING_ENABLED", "")],
-        var: "TRACING_ENABLED",
-        value: "",
-        accepted: "`true`, `1`, `false`, `0`",
-    },
-    InvalidCase {
-        vars: &[("OTEL_SDK_DISABLED", "yes")],
-        var: "OTEL_SDK_DISABLED",
-        value: "yes",
-        accepted: "`true`, `false`",
-    },
-    InvalidCase {
-        vars: &[("OTEL_SERVICE_NAME", "  ")],
-        var: "OTEL_SERVICE_NAME",
-        value: "  ",
-        accepted: "a non-empty service name",
-    },
-    InvalidCase {
-        vars: &[("OTEL_TRACES_EXPORTER", "zipkin")],
-        var: "OTEL_TRACES_EXPORTER",
-        value: "zipkin",
-        accepted: "`console` or `none`",
-    },
-    InvalidCase {
-        vars: &[("OTEL_TRACES_EXPORTER", "otlp")],
-        var: "OTEL_TRACES_EXPORTER",
-        value: "otlp",
-        accepted: "not available in this version",
-    },
+    case(
+        &[("TRACING_ENABLED", "maybe")],
+        "TRACING_ENABLED",
+        "maybe",
+        "`true`, `1`, `false`, `0`",
+    ),
+    case(
+        &[("TRACING_ENABLED", "")],
+        "TRACING_ENABLED",
+        "",
+        "`true`, `1`, `false`, `0`",
+    ),
+    case(
+        &[("OTEL_SDK_DISABLED", "yes")],
+        "OTEL_SDK_DISABLED",
+        "yes",
+        "`true`, `false`",
+    ),
+    case(
+        &[("OTEL_SERVICE_NAME", "  ")],
+        "OTEL_SERVICE_NAME",
+        "  ",
+        "a non-empty service name",
+    ),
+    case(
+        &[("OTEL_RESOURCE_ATTRIBUTES", "region")],
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "region",
+        "`key=value` pairs",
+    ),
+    case(
+        &[("OTEL_RESOURCE_ATTRIBUTES", "a=%zz")],
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "a=%zz",
+        "percent-encoded",
+    ),
+    case(
+        &[("OTEL_TRACES_EXPORTER", "zipkin")],
+        "OTEL_TRACES_EXPORTER",
+        "zipkin",
+        "`otlp`, `jaeger`, `console` or `none`",
+    ),
+    case(
+        &[("OTEL_TRACES_EXPORTER", "otlp,console")],
+        "OTEL_TRACES_EXPORTER",
+        "otlp,console",
+        "one exporter",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")],
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "not a url",
+        "absolute `http://` URL",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317")],
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://collector:4317",
+        "no TLS",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://jaeger"),
+        ],
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "ftp://jaeger",
+        "absolute `http://` URL",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")],
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "http/json",
+        "`grpc` or `http/protobuf`",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift")],
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "thrift",
+        "`grpc` or `http/protobuf`",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_HEADERS", "authorization")],
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization",
+        "`key=value` pairs",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "=x")],
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "=x",
+        "`key=value` pairs",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_TIMEOUT", "-5")],
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "-5",
+        "milliseconds greater than 0",
+    ),
+    case(
+        &[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10s")],
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "10s",
+        "milliseconds greater than 0",
+    ),
+    case(
+        &[("JAEGER_AGENT_HOST", " ")],
+        "JAEGER_AGENT_HOST",
+        " ",
+        "a host name or IP address",
+    ),
+    case(
+        &[("JAEGER_AGENT_PORT", "70000")],
+        "JAEGER_AGENT_PORT",
+        "70000",
+        "a port from 1 to 65535",
+    ),
+    case(
+        &[("JAEGER_AGENT_PORT", "6832")],
+        "JAEGER_AGENT_PORT",
+        "6832",
+        "6831 (Thrift compact over UDP) or 14268",
+    ),
+    case(
+        &[("OTEL_EXPORTER_JAEGER_AGENT_HOST", "http://jaeger")],
+        "OTEL_EXPORTER_JAEGER_AGENT_HOST",
+        "http://jaeger",
+        "a host name or IP address",
+    ),
+    case(
+        &[("OTEL_EXPORTER_JAEGER_AGENT_PORT", "0")],
+        "OTEL_EXPORTER_JAEGER_AGENT_PORT",
+        "0",
+        "a port from 1 to 65535",
+    ),
+    case(
+        &[("OTEL_EXPORTER_JAEGER_ENDPOINT", "jaeger:14268")],
+        "OTEL_EXPORTER_JAEGER_ENDPOINT",
+        "jaeger:14268",
+        "absolute `http://` URL",
+    ),
+    case(
+        &[("OTEL_TRACES_SAMPLER", "sometimes")],
+        "OTEL_TRACES_SAMPLER",
+        "sometimes",
+        "`parentbased_traceidratio`",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2.0"),
+        ],
+        "OTEL_TRACES_SAMPLER_ARG",
+        "2.0",
+        "a ratio from 0.0 to 1.0",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "ten percent"),
+        ],
+        "OTEL_TRACES_SAMPLER_ARG",
+        "ten percent",
+        "a ratio from 0.0 to 1.0",
+    ),
+    case(
+        &[("OTEL_BSP_SCHEDULE_DELAY", "0")],
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "0",
+        "milliseconds greater than 0",
+    ),
+    case(
+        &[("OTEL_BSP_EXPORT_TIMEOUT", "soon")],
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        "soon",
+        "milliseconds greater than 0",
+    ),
+    case(
+        &[("OTEL_BSP_MAX_QUEUE_SIZE", "-1")],
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "-1",
+        "greater than 0",
+    ),
+    case(
+        &[("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "0")],
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "0",
+        "greater than 0",
+    ),
+    case(
+        &[("OTEL_PROPAGATORS", "tracecontext,b3")],
+        "OTEL_PROPAGATORS",
+        "tracecontext,b3",
+        "`b3` is not supported",
+    ),
+    case(
+        &[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "many")],
+        "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
+        "many",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_SPAN_EVENT_COUNT_LIMIT", "-1")],
+        "OTEL_SPAN_EVENT_COUNT_LIMIT",
+        "-1",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_SPAN_LINK_COUNT_LIMIT", "1e3")],
+        "OTEL_SPAN_LINK_COUNT_LIMIT",
+        "1e3",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "x")],
+        "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
+        "x",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "x")],
+        "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
+        "x",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4k")],
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "4k",
+        "a whole number",
+    ),
+    case(
+        &[("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-10")],
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "-10",
+        "a whole number",
+    ),
 ];
 
 #[test]
 fn every_invalid_environment_value_is_an_error_naming_variable_value_and_accepted_values() {
-    let _serial = serial();
     for case in INVALID {
         let error = init(env(case.vars)).expect_err("invalid value must fail init");
         match &error {
@@ -115,8 +336,199 @@ fn every_invalid_environment_value_is_an_error_naming_variable_value_and_accepte
         let message = error.to_string();
         assert!(message.contains(case.var), "{message}");
         assert!(message.contains(&format!("{:?}", case.value)), "{message}");
-        assert!(message.contains(case.accepted), "{message}");
+        assert!(message.contains(case.accepted), "{}: {message}", case.var);
     }
+}
+
+#[test]
+fn invalid_values_set_in_code_are_errors_too() {
+    let cases = [
+        (TracingConfig::default().sample_ratio(2.0), "sample ratio"),
+        (
+            TracingConfig::default().batch_queue_size(0),
+            "batch_queue_size",
+        ),
+        (
+            TracingConfig::default()
+                .batch_queue_size(100)
+                .batch_size(512),
+            "batch_size",
+        ),
+        (
+            TracingConfig::default().exporter(Exporter::otlp_grpc("localhost:4317")),
+            "OTLP endpoint",
+        ),
+        (
+            TracingConfig::default().exporter(Exporter::JaegerAgent {
+                host: "jaeger".into(),
+                port: 0,
+            }),
+            "Jaeger agent port",
+        ),
+        (
+            TracingConfig::default().exporter(Exporter::JaegerCollector {
+                endpoint: "https://j/api/traces".into(),
+            }),
+            "Jaeger collector endpoint",
+        ),
+    ];
+    for (config, setting) in cases {
+        let error = init(config).expect_err("invalid code value must fail init");
+        assert!(
+            matches!(&error, InitError::InvalidConfig { setting: s, .. } if *s == setting),
+            "{setting}: {error:?}"
+        );
+    }
+}
+
+fn lookup(vars: Vars) -> TracingConfig {
+    env(vars)
+}
+
+#[test]
+fn precedence_between_code_environment_and_defaults() {
+    // Code after `from_env` wins over the environment.
+    let config = lookup(&[("OTEL_SERVICE_NAME", "from-env")]).service_name("from-code");
+    assert_eq!(config.effective_service_name(), "from-code");
+    // OTEL_SERVICE_NAME wins over service.name inside OTEL_RESOURCE_ATTRIBUTES.
+    let config = lookup(&[
+        ("OTEL_SERVICE_NAME", "named"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr"),
+    ]);
+    assert_eq!(config.effective_service_name(), "named");
+    assert_eq!(
+        lookup(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr")]).effective_service_name(),
+        "attr"
+    );
+    assert_eq!(lookup(&[]).effective_service_name(), "unknown_service");
+
+    // The default exporter yields to the environment, a code exporter does not.
+    let env_console = &[("OTEL_TRACES_EXPORTER", "console")][..];
+    assert_eq!(
+        lookup(&[])
+            .default_exporter(Exporter::None)
+            .effective_exporter(),
+        Some(Exporter::None)
+    );
+    assert_eq!(
+        env(env_console)
+            .default_exporter(Exporter::None)
+            .effective_exporter(),
+        Some(Exporter::Console)
+    );
+    assert_eq!(
+        env(env_console)
+            .exporter(Exporter::None)
+            .effective_exporter(),
+        Some(Exporter::None)
+    );
+    // Nothing configured: OTLP gRPC to localhost, the OpenTelemetry default.
+    assert_eq!(
+        lookup(&[]).effective_exporter(),
+        Some(Exporter::Otlp(OtlpSettings::default()))
+    );
+
+    // The guide's agent variables alone select Jaeger's transports.
+    assert_eq!(
+        lookup(&[("JAEGER_AGENT_HOST", "jaeger-agent")]).effective_exporter(),
+        Some(Exporter::JaegerAgent {
+            host: "jaeger-agent".into(),
+            port: 6831
+        })
+    );
+    assert_eq!(
+        lookup(&[
+            ("JAEGER_AGENT_HOST", "jaeger"),
+            ("JAEGER_AGENT_PORT", "14268")
+        ])
+        .effective_exporter(),
+        Some(Exporter::JaegerCollector {
+            endpoint: "http://jaeger:14268/api/traces".into()
+        })
+    );
+    assert_eq!(
+        lookup(&[("OTEL_TRACES_EXPORTER", "jaeger")]).effective_exporter(),
+        Some(Exporter::JaegerAgent {
+            host: "localhost".into(),
+            port: 6831
+        })
+    );
+
+    // Signal-specific OTLP variables win over the generic ones.
+    let Some(Exporter::Otlp(otlp)) = lookup(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4317"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://traces:4318/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=generic"),
+        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-tenant=tenant%20123"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"),
+    ])
+    .effective_exporter() else {
+        panic!("OTLP variables select OTLP");
+    };
+    assert_eq!(
+        otlp.endpoint.as_deref(),
+        Some("http://traces:4318/v1/traces")
+    );
+    assert_eq!(otlp.protocol, OtlpProtocol::HttpProtobuf);
+    assert_eq!(
+        otlp.headers,
+        vec![("x-tenant".to_owned(), "tenant 123".to_owned())]
+    );
+    assert_eq!(otlp.timeout, Duration::from_millis(2500));
+
+    // Sampling, batching, limits and propagators from the environment.
+    let config = lookup(&[
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "2000"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "64"),
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1024"),
+        ("OTEL_PROPAGATORS", "tracecontext,jaeger"),
+    ]);
+    assert_eq!(
+        config.effective_sampling(),
+        Sampling::parent_based_ratio(0.1)
+    );
+    assert_eq!(
+        config.effective_batch(),
+        BatchSettings {
+            max_queue_size: 4096,
+            scheduled_delay: Duration::from_millis(250),
+            max_export_batch_size: 256,
+            export_timeout: Duration::from_millis(2000),
+        }
+    );
+    assert_eq!(config.effective_span_limits().max_attributes_per_span, 64);
+    assert_eq!(
+        config.effective_span_limits().max_attribute_value_length,
+        Some(1024)
+    );
+    assert_eq!(
+        config.effective_propagators(),
+        vec![Propagator::TraceContext, Propagator::Jaeger]
+    );
+    // Defaults: the guide's batch values, parent-based always-on, W3C propagation.
+    let defaults = lookup(&[]);
+    assert_eq!(defaults.effective_batch(), BatchSettings::default());
+    assert_eq!(BatchSettings::default().max_queue_size, 2048);
+    assert_eq!(BatchSettings::default().max_export_batch_size, 512);
+    assert_eq!(
+        BatchSettings::default().scheduled_delay,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        defaults.effective_propagators(),
+        vec![Propagator::TraceContext, Propagator::Baggage]
+    );
 }
 
 #[test]

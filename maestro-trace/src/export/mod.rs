@@ -1,5 +1,7 @@
-//! Span exporters owned by maestro-trace. The Jaeger transports join the console exporter here.
+//! Span exporters owned by maestro-trace, and the OTLP exporter's construction.
 
 mod console;
+pub mod jaeger;
+pub(crate) mod otlp;
 
 pub use console::ConsoleExporter;

@@ -1,0 +1,574 @@
+//! Reading `TracingConfig` from environment variables: every variable a constant, read in one
+//! place, and every invalid value an error naming the variable, the value and what is accepted.
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+
+use crate::config::{
+    check_endpoint, Exporter, ExporterChoice, OtlpProtocol, OtlpSettings, Propagator, Sampling,
+    TracingConfig, JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT,
+};
+use crate::error::InitError;
+
+/// The guide's on/off switch.
+pub const ENV_TRACING_ENABLED: &str = "TRACING_ENABLED";
+/// The standard OpenTelemetry off switch.
+pub const ENV_OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `service.name`.
+pub const ENV_OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Extra resource attributes, `key=value,key2=value2` (values percent-encoded).
+pub const ENV_OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Which exporter: `otlp`, `jaeger`, `console`, `none`.
+pub const ENV_OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// OTLP endpoint for every signal.
+pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// OTLP endpoint for traces (wins over the generic one).
+pub const ENV_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// OTLP protocol for every signal: `grpc`, `http/protobuf`.
+pub const ENV_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// OTLP protocol for traces.
+pub const ENV_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// OTLP request headers, `key=value,...`.
+pub const ENV_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// OTLP request headers for traces.
+pub const ENV_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// OTLP request timeout in milliseconds.
+pub const ENV_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// OTLP request timeout for traces in milliseconds.
+pub const ENV_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// The guide's Jaeger agent host.
+pub const ENV_JAEGER_AGENT_HOST: &str = "JAEGER_AGENT_HOST";
+/// The guide's Jaeger agent port (6831: Thrift compact over UDP; 14268: the collector's Thrift
+/// over HTTP).
+pub const ENV_JAEGER_AGENT_PORT: &str = "JAEGER_AGENT_PORT";
+/// The standard name of the Jaeger agent host.
+pub const ENV_OTEL_JAEGER_AGENT_HOST: &str = "OTEL_EXPORTER_JAEGER_AGENT_HOST";
+/// The standard name of the Jaeger agent port.
+pub const ENV_OTEL_JAEGER_AGENT_PORT: &str = "OTEL_EXPORTER_JAEGER_AGENT_PORT";
+/// The Jaeger collector URL for Thrift over HTTP.
+pub const ENV_OTEL_JAEGER_ENDPOINT: &str = "OTEL_EXPORTER_JAEGER_ENDPOINT";
+/// The sampler.
+pub const ENV_OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// The sampler's argument (the ratio).
+pub const ENV_OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+/// Batch delay in milliseconds.
+pub const ENV_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Export timeout in milliseconds.
+pub const ENV_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Queue size in spans.
+pub const ENV_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// Spans per export at most.
+pub const ENV_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+/// Propagators, comma separated: `tracecontext`, `baggage`, `jaeger`, `none`.
+pub const ENV_OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+/// Attributes per span at most.
+pub const ENV_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// Events per span at most.
+pub const ENV_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// Links per span at most.
+pub const ENV_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+/// Attributes per event at most.
+pub const ENV_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+/// Attributes per link at most.
+pub const ENV_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+/// Longest attribute value, for spans.
+pub const ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Longest attribute value, for every signal.
+pub const ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+
+impl TracingConfig {
+    /// Reads the process environment.
+    ///
+    /// | variable | accepted | default |
+    /// |---|---|---|
+    /// | `TRACING_ENABLED` | `true`, `false`, `1`, `0` | `true` |
+    /// | `OTEL_SDK_DISABLED` | `true`, `false` | `false` |
+    /// | `OTEL_SERVICE_NAME` | a non-empty name | `unknown_service` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` (values percent-encoded) | none |
+    /// | `OTEL_TRACES_EXPORTER` | `otlp`, `jaeger`, `console`, `none` | `otlp` (see [`TracingConfig::default_exporter`]) |
+    /// | `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` | an `http://` URL (no TLS in this build) | `http://localhost:4317` (gRPC), `:4318` (HTTP) |
+    /// | `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` | `grpc`, `http/protobuf` | `grpc` |
+    /// | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` | `key=value,...` | none |
+    /// | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds > 0 | `10000` |
+    /// | `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT` (or `OTEL_EXPORTER_JAEGER_AGENT_*`) | a host; a port 1-65535 | `localhost`, `6831` |
+    /// | `OTEL_EXPORTER_JAEGER_ENDPOINT` | an `http://` URL | none |
+    /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
+    /// | `OTEL_TRACES_SAMPLER_ARG` | a ratio from 0 to 1 | `1.0` |
+    /// | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds > 0 | `5000`, `30000` |
+    /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans > 0, batch ≤ queue | `2048`, `512` |
+    /// | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `jaeger`, `none` | `tracecontext,baggage` |
+    /// | `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
+    /// | `OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT` | bytes | no limit |
+    ///
+    /// With `OTEL_TRACES_EXPORTER` unset, setting `JAEGER_AGENT_HOST` or `JAEGER_AGENT_PORT`
+    /// selects the Jaeger transport, as in the guide's deployments: port 14268 is the
+    /// collector's Thrift over HTTP, any other port Thrift compact over UDP.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration from `lookup` instead of the process environment: what tests and
+    /// embedders use to avoid mutating global state.
+    ///
+    /// ```
+    /// use maestro_trace::TracingConfig;
+    ///
+    /// let config = TracingConfig::from_lookup(|name| {
+    ///     (name == "TRACING_ENABLED").then(|| "false".to_string())
+    /// });
+    /// let guard = maestro_trace::init(config).expect("valid configuration");
+    /// assert!(!guard.is_enabled());
+    /// ```
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut env = Env {
+            lookup: &lookup,
+            errors: Vec::new(),
+        };
+        let mut config = TracingConfig::default();
+
+        let tracing_enabled = env.bool(ENV_TRACING_ENABLED, &["true", "1"], &["false", "0"]);
+        let sdk_disabled = env.bool(ENV_OTEL_SDK_DISABLED, &["true"], &["false"]);
+        if tracing_enabled == Some(false) || sdk_disabled == Some(true) {
+            config.enabled = Some(false);
+        } else if tracing_enabled == Some(true) {
+            config.enabled = Some(true);
+        }
+
+        if let Some(name) = env.get(ENV_OTEL_SERVICE_NAME) {
+            if name.trim().is_empty() {
+                env.invalid(ENV_OTEL_SERVICE_NAME, &name, "a non-empty service name");
+            } else {
+                config.service_name = Some(name);
+            }
+        }
+        if let Some(pairs) = env.pairs(ENV_OTEL_RESOURCE_ATTRIBUTES) {
+            config.env_resource = pairs
+                .into_iter()
+                .map(|(key, value)| KeyValue::new(key, value))
+                .collect();
+        }
+
+        config.exporter = env.exporter().map(ExporterChoice::Builtin);
+        config.sampler = env.sampler();
+
+        if let Some(delay) = env.millis(ENV_BSP_SCHEDULE_DELAY) {
+            config.batch.scheduled_delay = delay;
+        }
+        if let Some(timeout) = env.millis(ENV_BSP_EXPORT_TIMEOUT) {
+            config.batch.export_timeout = timeout;
+        }
+        if let Some(size) = env.positive(ENV_BSP_MAX_QUEUE_SIZE) {
+            config.batch.max_queue_size = size;
+        }
+        if let Some(size) = env.positive(ENV_BSP_MAX_EXPORT_BATCH_SIZE) {
+            config.batch.max_export_batch_size = size;
+        }
+
+        let limits = &mut config.limits;
+        for (var, slot) in [
+            (
+                ENV_SPAN_ATTRIBUTE_COUNT_LIMIT,
+                &mut limits.max_attributes_per_span,
+            ),
+            (ENV_SPAN_EVENT_COUNT_LIMIT, &mut limits.max_events_per_span),
+            (ENV_SPAN_LINK_COUNT_LIMIT, &mut limits.max_links_per_span),
+            (
+                ENV_EVENT_ATTRIBUTE_COUNT_LIMIT,
+                &mut limits.max_attributes_per_event,
+            ),
+            (
+                ENV_LINK_ATTRIBUTE_COUNT_LIMIT,
+                &mut limits.max_attributes_per_link,
+            ),
+        ] {
+            if let Some(count) = env.count(var) {
+                *slot = count;
+            }
+        }
+        let value_length = env
+            .count(ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+            .or_else(|| env.count(ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT));
+        if let Some(length) = value_length {
+            limits.max_attribute_value_length = Some(length as usize);
+        }
+
+        config.propagators = env.propagators();
+        config.env_errors = env.errors;
+        config
+    }
+}
+
+/// The environment being read, and the problems found so far.
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<InitError>,
+}
+
+impl Env<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+    }
+
+    fn invalid(&mut self, var: &'static str, value: &str, expected: impl Into<String>) {
+        self.errors
+            .push(InitError::invalid_env(var, value, expected));
+    }
+
+    fn bool(&mut self, var: &'static str, truthy: &[&str], falsy: &[&str]) -> Option<bool> {
+        let raw = self.get(var)?;
+        let value = raw.trim().to_ascii_lowercase();
+        if truthy.contains(&value.as_str()) {
+            Some(true)
+        } else if falsy.contains(&value.as_str()) {
+            Some(false)
+        } else {
+            let accepted = truthy
+                .iter()
+                .chain(falsy)
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            self.invalid(var, &raw, format!("one of {accepted} (any case)"));
+            None
+        }
+    }
+
+    /// An integer from 1 up.
+    fn positive(&mut self, var: &'static str) -> Option<usize> {
+        let raw = self.get(var)?;
+        match raw.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                self.invalid(var, &raw, "a whole number greater than 0");
+                None
+            }
+        }
+    }
+
+    /// A count limit (0 allowed: record none).
+    fn count(&mut self, var: &'static str) -> Option<u32> {
+        let raw = self.get(var)?;
+        match raw.trim().parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.invalid(var, &raw, "a whole number from 0 to 4294967295");
+                None
+            }
+        }
+    }
+
+    /// A duration in milliseconds, greater than 0.
+    fn millis(&mut self, var: &'static str) -> Option<Duration> {
+        let raw = self.get(var)?;
+        match raw.trim().parse::<u64>() {
+            Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
+            _ => {
+                self.invalid(var, &raw, "a whole number of milliseconds greater than 0");
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, var: &'static str) -> Option<u16> {
+        let raw = self.get(var)?;
+        match raw.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                self.invalid(var, &raw, "a port from 1 to 65535");
+                None
+            }
+        }
+    }
+
+    fn endpoint(&mut self, var: &'static str, schemes: &[&str]) -> Option<String> {
+        let raw = self.get(var)?;
+        match check_endpoint(raw.trim(), schemes) {
+            Ok(()) => Some(raw.trim().to_owned()),
+            Err(expected) => {
+                self.invalid(var, &raw, expected);
+                None
+            }
+        }
+    }
+
+    /// `key=value,key2=value2` with percent-encoded values (W3C baggage style).
+    fn pairs(&mut self, var: &'static str) -> Option<Vec<(String, String)>> {
+        let raw = self.get(var)?;
+        let mut pairs = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let parsed = entry.split_once('=').and_then(|(key, value)| {
+                let key = key.trim();
+                let value = percent_decode(value.trim())?;
+                (!key.is_empty()).then(|| (key.to_owned(), value))
+            });
+            match parsed {
+                Some(pair) => pairs.push(pair),
+                None => {
+                    self.invalid(
+                        var,
+                        &raw,
+                        format!(
+                            "comma-separated `key=value` pairs with percent-encoded values (`{entry}` is not one)"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(pairs)
+    }
+
+    fn exporter(&mut self) -> Option<Exporter> {
+        let choice = match self.get(ENV_OTEL_TRACES_EXPORTER) {
+            Some(raw) => {
+                let value = raw.trim().to_ascii_lowercase();
+                match value.as_str() {
+                    "otlp" => Some("otlp"),
+                    "jaeger" => Some("jaeger"),
+                    "console" => Some("console"),
+                    "none" => Some("none"),
+                    _ => {
+                        let expected = if value.contains(',') {
+                            "one exporter: `otlp`, `jaeger`, `console` or `none`"
+                        } else {
+                            "`otlp`, `jaeger`, `console` or `none`"
+                        };
+                        self.invalid(ENV_OTEL_TRACES_EXPORTER, &raw, expected);
+                        return None;
+                    }
+                }
+            }
+            None => None,
+        };
+        let jaeger = self.jaeger();
+        match choice {
+            Some("console") => Some(Exporter::Console),
+            Some("none") => Some(Exporter::None),
+            Some("otlp") => Some(self.otlp()),
+            Some(_) => Some(jaeger.unwrap_or(Exporter::JaegerAgent {
+                host: "localhost".to_owned(),
+                port: JAEGER_AGENT_PORT,
+            })),
+            // The guide's deployments set only the agent variables.
+            None => match jaeger {
+                Some(jaeger) => Some(jaeger),
+                None => self.otlp_if_configured(),
+            },
+        }
+    }
+
+    /// The Jaeger transport the Jaeger variables point at, if any is set.
+    fn jaeger(&mut self) -> Option<Exporter> {
+        if let Some(endpoint) = self.endpoint(ENV_OTEL_JAEGER_ENDPOINT, &["http"]) {
+            return Some(Exporter::JaegerCollector { endpoint });
+        }
+        let host_var = [ENV_JAEGER_AGENT_HOST, ENV_OTEL_JAEGER_AGENT_HOST]
+            .into_iter()
+            .find(|var| self.get(var).is_some());
+        let port_var = [ENV_JAEGER_AGENT_PORT, ENV_OTEL_JAEGER_AGENT_PORT]
+            .into_iter()
+            .find(|var| self.get(var).is_some());
+        if host_var.is_none() && port_var.is_none() {
+            return None;
+        }
+        let host = match host_var.and_then(|var| self.get(var).map(|h| (var, h))) {
+            Some((var, host)) if host.trim().is_empty() || host.contains('/') => {
+                self.invalid(var, &host, "a host name or IP address, e.g. `jaeger-agent`");
+                return None;
+            }
+            Some((_, host)) => host.trim().to_owned(),
+            None => "localhost".to_owned(),
+        };
+        let port = match port_var {
+            Some(var) => self.port(var)?,
+            None => JAEGER_AGENT_PORT,
+        };
+        if port == 6832 {
+            let var = port_var.unwrap_or(ENV_JAEGER_AGENT_PORT);
+            self.invalid(
+                var,
+                "6832",
+                "6831 (Thrift compact over UDP) or 14268 (Thrift over HTTP); 6832 is Thrift binary over UDP, which maestro-trace does not send",
+            );
+            return None;
+        }
+        Some(if port == JAEGER_COLLECTOR_PORT {
+            Exporter::JaegerCollector {
+                endpoint: format!("http://{}/api/traces", host_port(&host, port)),
+            }
+        } else {
+            Exporter::JaegerAgent { host, port }
+        })
+    }
+
+    /// OTLP from the `OTEL_EXPORTER_OTLP_*` variables.
+    fn otlp(&mut self) -> Exporter {
+        let mut otlp = OtlpSettings::default();
+        let protocol = self.protocol(ENV_OTLP_TRACES_PROTOCOL);
+        let protocol = protocol.or_else(|| self.protocol(ENV_OTLP_PROTOCOL));
+        if let Some(protocol) = protocol {
+            otlp.protocol = protocol;
+        }
+        let endpoint = self.endpoint(ENV_OTLP_TRACES_ENDPOINT, &["http"]);
+        otlp.endpoint = endpoint.or_else(|| self.endpoint(ENV_OTLP_ENDPOINT, &["http"]));
+        let headers = self.pairs(ENV_OTLP_TRACES_HEADERS);
+        otlp.headers = headers
+            .or_else(|| self.pairs(ENV_OTLP_HEADERS))
+            .unwrap_or_default();
+        let timeout = self.millis(ENV_OTLP_TRACES_TIMEOUT);
+        if let Some(timeout) = timeout.or_else(|| self.millis(ENV_OTLP_TIMEOUT)) {
+            otlp.timeout = timeout;
+        }
+        Exporter::Otlp(otlp)
+    }
+
+    /// OTLP when any OTLP variable is set but no exporter was named.
+    fn otlp_if_configured(&mut self) -> Option<Exporter> {
+        let any = [
+            ENV_OTLP_ENDPOINT,
+            ENV_OTLP_TRACES_ENDPOINT,
+            ENV_OTLP_PROTOCOL,
+            ENV_OTLP_TRACES_PROTOCOL,
+            ENV_OTLP_HEADERS,
+            ENV_OTLP_TRACES_HEADERS,
+            ENV_OTLP_TIMEOUT,
+            ENV_OTLP_TRACES_TIMEOUT,
+        ]
+        .iter()
+        .any(|var| self.get(var).is_some());
+        any.then(|| self.otlp())
+    }
+
+    fn protocol(&mut self, var: &'static str) -> Option<OtlpProtocol> {
+        let raw = self.get(var)?;
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "grpc" => Some(OtlpProtocol::Grpc),
+            "http/protobuf" => Some(OtlpProtocol::HttpProtobuf),
+            "http/json" => {
+                self.invalid(
+                    var,
+                    &raw,
+                    "`grpc` or `http/protobuf` (Jaeger receives OTLP as protobuf; `http/json` is not sent)",
+                );
+                None
+            }
+            _ => {
+                self.invalid(var, &raw, "`grpc` or `http/protobuf`");
+                None
+            }
+        }
+    }
+
+    fn sampler(&mut self) -> Option<Sampling> {
+        let raw = self.get(ENV_OTEL_TRACES_SAMPLER)?;
+        let name = raw.trim().to_ascii_lowercase();
+        let ratio = |env: &mut Self| -> Option<f64> {
+            match env.get(ENV_OTEL_TRACES_SAMPLER_ARG) {
+                None => Some(1.0),
+                Some(arg) => match arg.trim().parse::<f64>() {
+                    Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
+                    _ => {
+                        env.invalid(
+                            ENV_OTEL_TRACES_SAMPLER_ARG,
+                            &arg,
+                            "a ratio from 0.0 to 1.0, e.g. `0.1` to keep 10% of traces",
+                        );
+                        None
+                    }
+                },
+            }
+        };
+        match name.as_str() {
+            "always_on" => Some(Sampling::AlwaysOn),
+            "always_off" => Some(Sampling::AlwaysOff),
+            "traceidratio" => ratio(self).map(Sampling::TraceIdRatio),
+            "parentbased_always_on" => Some(Sampling::ParentBased(Box::new(Sampling::AlwaysOn))),
+            "parentbased_always_off" => Some(Sampling::ParentBased(Box::new(Sampling::AlwaysOff))),
+            "parentbased_traceidratio" => ratio(self).map(Sampling::parent_based_ratio),
+            _ => {
+                self.invalid(
+                    ENV_OTEL_TRACES_SAMPLER,
+                    &raw,
+                    "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off` or `parentbased_traceidratio`",
+                );
+                None
+            }
+        }
+    }
+
+    fn propagators(&mut self) -> Option<Vec<Propagator>> {
+        let raw = self.get(ENV_OTEL_PROPAGATORS)?;
+        let mut propagators = Vec::new();
+        for name in raw.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+            match name.as_str() {
+                "tracecontext" => propagators.push(Propagator::TraceContext),
+                "baggage" => propagators.push(Propagator::Baggage),
+                "jaeger" => propagators.push(Propagator::Jaeger),
+                "none" => {}
+                _ => {
+                    self.invalid(
+                        ENV_OTEL_PROPAGATORS,
+                        &raw,
+                        format!(
+                            "a comma-separated list of `tracecontext`, `baggage`, `jaeger` or `none` (`{name}` is not supported)"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        propagators.dedup();
+        Some(propagators)
+    }
+}
+
+/// `host:port`, bracketing IPv6 literals.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or invalid UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("eu%2Dwest%201").as_deref(),
+            Some("eu-west 1")
+        );
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        assert_eq!(host_port("::1", 14268), "[::1]:14268");
+        assert_eq!(host_port("jaeger", 14268), "jaeger:14268");
+    }
+}

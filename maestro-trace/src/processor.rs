@@ -1,0 +1,115 @@
+//! Span processors of our own, wrapped around the SDK's.
+
+use std::time::Duration;
+
+use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use opentelemetry_sdk::Resource;
+
+/// Truncates string attribute values (span and event attributes, string arrays element by
+/// element) to at most `max_len` bytes, at a character boundary, before the span moves on:
+/// a value over the limit is shortened, never rejected. The SDK's `SpanLimits` has no value
+/// length limit, so this wraps the exporting processor when one is configured.
+#[derive(Debug)]
+pub(crate) struct TruncatingProcessor<P> {
+    inner: P,
+    max_len: usize,
+}
+
+impl<P> TruncatingProcessor<P> {
+    pub(crate) fn new(inner: P, max_len: usize) -> Self {
+        TruncatingProcessor { inner, max_len }
+    }
+}
+
+impl<P: SpanProcessor> SpanProcessor for TruncatingProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        truncate_all(&mut span.attributes, self.max_len);
+        for event in span.events.events.iter_mut() {
+            truncate_all(&mut event.attributes, self.max_len);
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+fn truncate_all(attributes: &mut [KeyValue], max_len: usize) {
+    for kv in attributes {
+        match &mut kv.value {
+            Value::String(s) => {
+                if let Some(short) = truncated(s.as_str(), max_len) {
+                    *s = StringValue::from(short);
+                }
+            }
+            Value::Array(Array::String(items)) => {
+                for s in items.iter_mut() {
+                    if let Some(short) = truncated(s.as_str(), max_len) {
+                        *s = StringValue::from(short);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `s` cut to at most `max_len` bytes at a character boundary, or `None` if it already fits.
+fn truncated(s: &str, max_len: usize) -> Option<String> {
+    if s.len() <= max_len {
+        return None;
+    }
+    let mut end = max_len;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(s[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncated("abcdef", 4).as_deref(), Some("abcd"));
+        assert_eq!(truncated("abc", 4), None);
+        // "é" is two bytes: cutting at 2 would split it.
+        assert_eq!(truncated("aé", 2).as_deref(), Some("a"));
+        assert_eq!(truncated("ab", 0).as_deref(), Some(""));
+    }
+
+    #[test]
+    fn strings_and_string_arrays_are_truncated_other_values_kept() {
+        let mut attributes = vec![
+            KeyValue::new("prompt", "x".repeat(10)),
+            KeyValue::new(
+                "tags",
+                Value::Array(Array::String(vec!["long-tag".into(), "ok".into()])),
+            ),
+            KeyValue::new("tokens", 12_345_i64),
+        ];
+        truncate_all(&mut attributes, 4);
+        assert_eq!(attributes[0].value, Value::from("xxxx"));
+        assert_eq!(
+            attributes[1].value,
+            Value::Array(Array::String(vec!["long".into(), "ok".into()]))
+        );
+        assert_eq!(attributes[2].value, Value::I64(12_345));
+    }
+}

@@ -1,0 +1,359 @@
+//! A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports, for end-to-end
+//! tests: start it, export to one of its receivers, query its HTTP API for what arrived.
+//!
+//! The binary is built by `.ci/jaeger.sh` (pinned, cached under the user's cache dir); point
+//! `MAESTRO_JAEGER_BIN` at it or leave it in the default cache location. A missing binary is a
+//! test failure that says how to build it, never a silent skip.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The Jaeger module version `.ci/jaeger.sh` builds (the same commit as Jaeger v2.13.0).
+pub const JAEGER_MODULE_VERSION: &str = "v1.76.0";
+
+/// A running Jaeger, killed when dropped.
+#[derive(Debug)]
+pub struct Jaeger {
+    child: Child,
+    dir: PathBuf,
+    /// OTLP gRPC receiver, `http://127.0.0.1:PORT`.
+    pub otlp_grpc: String,
+    /// OTLP HTTP receiver, `http://127.0.0.1:PORT`.
+    pub otlp_http: String,
+    /// Thrift compact over UDP (the agent protocol).
+    pub agent_udp: SocketAddr,
+    /// Thrift binary over HTTP, `http://127.0.0.1:PORT/api/traces`.
+    pub collector_http: String,
+    /// The query API, `http://127.0.0.1:PORT`.
+    pub query: String,
+    health: String,
+    client: reqwest::blocking::Client,
+}
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("MAESTRO_JAEGER_BIN") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache
+        .join("maestro-trace/jaeger")
+        .join(JAEGER_MODULE_VERSION)
+        .join("jaeger")
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free TCP port on 127.0.0.1")
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port on 127.0.0.1")
+}
+
+impl Jaeger {
+    /// Starts Jaeger and waits until it reports healthy.
+    ///
+    /// Free ports are found by binding port 0 and releasing it, so another process can take one
+    /// before Jaeger binds it; Jaeger then exits at once, and it is started again on new ports.
+    ///
+    /// # Panics
+    /// If the binary is missing, or Jaeger fails to become healthy 5 times (with its log).
+    pub fn start() -> Jaeger {
+        let bin = binary();
+        assert!(
+            bin.exists(),
+            "no Jaeger binary at {}: build it with `bash .ci/jaeger.sh` (or set MAESTRO_JAEGER_BIN)",
+            bin.display()
+        );
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            match Jaeger::start_once(&bin) {
+                Ok(jaeger) => return jaeger,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("Jaeger did not become healthy in 5 attempts; its last log:\n{last_log}");
+    }
+
+    fn start_once(bin: &std::path::Path) -> Result<Jaeger, String> {
+        let [grpc, http, collector, query, query_grpc, health, sampling] =
+            [(); 7].map(|_| free_tcp_port());
+        let udp = free_udp_port();
+        let dir = std::env::temp_dir().join(format!(
+            "maestro-jaeger-{}-{}",
+            std::process::id(),
+            free_tcp_port()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
+        let config = format!(
+            r#"service:
+  extensions: [jaeger_storage, jaeger_query, remote_sampling, healthcheckv2]
+  pipelines:
+    traces:
+      receivers: [otlp, jaeger]
+      processors: [batch]
+      exporters: [jaeger_storage_exporter]
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: warn
+extensions:
+  jaeger_query:
+    storage:
+      traces: memstore
+    http:
+      endpoint: 127.0.0.1:{query}
+    grpc:
+      endpoint: 127.0.0.1:{query_grpc}
+  jaeger_storage:
+    backends:
+      memstore:
+        memory:
+          max_traces: 100000
+  remote_sampling:
+    file:
+      default_sampling_probability: 1
+    http:
+      endpoint: 127.0.0.1:{sampling}
+  healthcheckv2:
+    use_v2: true
+    http:
+      endpoint: 127.0.0.1:{health}
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+      http:
+        endpoint: 127.0.0.1:{http}
+  jaeger:
+    protocols:
+      thrift_http:
+        endpoint: 127.0.0.1:{collector}
+      thrift_compact:
+        endpoint: 127.0.0.1:{udp}
+        # Room for a burst of 65 KB datagrams: the 212 KB default holds about three.
+        socket_buffer_size: 4194304
+processors:
+  batch:
+    timeout: 50ms
+exporters:
+  jaeger_storage_exporter:
+    trace_storage: memstore
+"#
+        );
+        let config_path = dir.join("config.yaml");
+        std::fs::write(&config_path, config).map_err(|e| format!("write config: {e}"))?;
+        let log = std::fs::File::create(dir.join("jaeger.log")).map_err(|e| format!("log: {e}"))?;
+        let log_for_stdout = log.try_clone().map_err(|e| format!("log: {e}"))?;
+        let child = Command::new(bin)
+            // Jaeger traces itself through the OpenTelemetry SDK's environment: keep a test
+            // Jaeger from sending to whatever listens on the default localhost:4317.
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .env("OTEL_SDK_DISABLED", "true")
+            .arg("--config")
+            .arg(format!("file:{}", config_path.display()))
+            .stdin(Stdio::null())
+            .stdout(log_for_stdout)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+        let mut jaeger = Jaeger {
+            child,
+            dir,
+            otlp_grpc: format!("http://127.0.0.1:{grpc}"),
+            otlp_http: format!("http://127.0.0.1:{http}"),
+            agent_udp: SocketAddr::from(([127, 0, 0, 1], udp)),
+            collector_http: format!("http://127.0.0.1:{collector}/api/traces"),
+            query: format!("http://127.0.0.1:{query}"),
+            health: format!("http://127.0.0.1:{health}/status"),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| format!("HTTP client: {e}"))?,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = jaeger.child.try_wait() {
+                return Err(format!("Jaeger exited ({status}):\n{}", jaeger.log()));
+            }
+            let healthy = jaeger
+                .client
+                .get(&jaeger.health)
+                .send()
+                .is_ok_and(|r| r.status().is_success());
+            if healthy {
+                return Ok(jaeger);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("not healthy within 30 s:\n{}", jaeger.log()))
+    }
+
+    /// Jaeger's own log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("jaeger.log")).unwrap_or_default()
+    }
+
+    fn get(&self, path_and_query: &str) -> Value {
+        let url = format!("{}{path_and_query}", self.query);
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        response
+            .json::<Value>()
+            .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+    }
+
+    /// `GET /api/services`.
+    pub fn services(&self) -> Vec<String> {
+        self.get("/api/services")["data"]
+            .as_array()
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// `GET /api/traces?service=..&tags=..`: the traces (Jaeger JSON) matching every tag.
+    pub fn find_traces(&self, service: &str, tags: &[(&str, &str)]) -> Vec<Value> {
+        let mut query = format!("/api/traces?service={}&limit=1000", encode(service));
+        if !tags.is_empty() {
+            let object: serde_json::Map<String, Value> = tags
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+                .collect();
+            query.push_str(&format!(
+                "&tags={}",
+                encode(&Value::Object(object).to_string())
+            ));
+        }
+        self.get(&query)["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `GET /api/traces/{id}`.
+    pub fn trace(&self, trace_id: &str) -> Option<Value> {
+        self.get(&format!("/api/traces/{trace_id}"))["data"]
+            .as_array()
+            .and_then(|traces| traces.first().cloned())
+    }
+
+    /// Polls until `service` has at least `spans` spans stored (Jaeger batches before storing),
+    /// returning its traces.
+    ///
+    /// # Panics
+    /// After 20 s, listing what did arrive.
+    pub fn wait_for_spans(&self, service: &str, spans: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let traces = self.find_traces(service, &[]);
+            let count: usize = traces.iter().map(|t| spans_of(t).len()).sum();
+            if count >= spans {
+                return traces;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "expected {spans} spans of `{service}` in Jaeger, found {count}; services: {:?}\nJaeger log:\n{}",
+                    self.services(),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Jaeger {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The spans of one trace (Jaeger JSON).
+pub fn spans_of(trace: &Value) -> Vec<Value> {
+    trace["spans"].as_array().cloned().unwrap_or_default()
+}
+
+/// The span named `operation` in `trace`.
+///
+/// # Panics
+/// If there is not exactly one, listing the names present.
+pub fn span_named(trace: &Value, operation: &str) -> Value {
+    let spans = spans_of(trace);
+    let found: Vec<&Value> = spans
+        .iter()
+        .filter(|s| s["operationName"] == operation)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one span `{operation}`, found {}; spans: {:?}",
+        found.len(),
+        spans
+            .iter()
+            .map(|s| &s["operationName"])
+            .collect::<Vec<_>>()
+    );
+    found[0].clone()
+}
+
+/// A tag of a span or process: its Jaeger type (`string`, `int64`, `float64`, `bool`) and value.
+pub fn tag(tags_owner: &Value, key: &str) -> Option<(String, Value)> {
+    tags_owner["tags"].as_array()?.iter().find_map(|t| {
+        (t["key"] == key).then(|| {
+            (
+                t["type"].as_str().unwrap_or_default().to_owned(),
+                t["value"].clone(),
+            )
+        })
+    })
+}
+
+/// The spanID of `span`'s CHILD_OF parent, if any.
+pub fn parent_of(span: &Value) -> Option<String> {
+    span["references"].as_array()?.iter().find_map(|r| {
+        (r["refType"] == "CHILD_OF").then(|| r["spanID"].as_str().unwrap_or_default().to_owned())
+    })
+}
+
+/// The process (service name and tags) of `span` within `trace`.
+pub fn process_of(trace: &Value, span: &Value) -> Value {
+    let id = span["processID"].as_str().unwrap_or_default();
+    trace["processes"][id].clone()
+}
