@@ -175,7 +175,12 @@ impl OtlpProtocol {
 
 /// Installs a user's exporter into the provider, with the configured batching and limits.
 pub(crate) type InstallExporter = Box<
-    dyn FnOnce(TracerProviderBuilder, &BatchSettings, &SpanLimits) -> TracerProviderBuilder + Send,
+    dyn FnOnce(
+            TracerProviderBuilder,
+            &BatchSettings,
+            &SpanLimits,
+        ) -> Result<TracerProviderBuilder, InitError>
+        + Send,
 >;
 
 /// The exporter chosen in code or by the environment.
@@ -197,9 +202,35 @@ pub enum Sampling {
     TraceIdRatio(f64),
     /// Follow the parent's decision; use the inner sampler for roots.
     ParentBased(Box<Sampling>),
+    /// Jaeger remote sampling: strategies polled from Jaeger's sampling endpoint, per service.
+    JaegerRemote(JaegerRemoteSampling),
 }
 
+/// Where and how often Jaeger's sampling strategies are fetched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JaegerRemoteSampling {
+    /// Jaeger's HTTP sampling endpoint, e.g. `http://jaeger:5778/sampling`.
+    pub endpoint: String,
+    /// How often the strategy is fetched again.
+    pub poll_interval: Duration,
+    /// The sampler used until the first strategy arrives (and while Jaeger is unreachable).
+    pub initial: Box<Sampling>,
+}
+
+/// Jaeger's HTTP sampling endpoint on localhost.
+pub const DEFAULT_JAEGER_SAMPLING_ENDPOINT: &str = "http://localhost:5778/sampling";
+
 impl Sampling {
+    /// Jaeger remote sampling from `endpoint`, polled every minute, sampling 0.1% of new
+    /// traces until the first strategy arrives (the OpenTelemetry defaults).
+    pub fn jaeger_remote(endpoint: impl Into<String>) -> Self {
+        Sampling::JaegerRemote(JaegerRemoteSampling {
+            endpoint: endpoint.into(),
+            poll_interval: Duration::from_secs(60),
+            initial: Box::new(Sampling::TraceIdRatio(0.001)),
+        })
+    }
+
     /// The guide's choice: keep `ratio` of new traces, follow the caller's decision otherwise.
     pub fn parent_based_ratio(ratio: f64) -> Self {
         Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(ratio)))
@@ -376,7 +407,7 @@ impl TracingConfig {
     pub fn span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
         self.exporter = Some(ExporterChoice::Custom(Box::new(
             move |builder, batch, limits| {
-                crate::init::with_batch_exporter(builder, exporter, batch, limits)
+                crate::init::with_batch_exporter(builder, exporter, "custom", batch, limits)
             },
         )));
         self
@@ -556,6 +587,23 @@ fn validate_sampling(sampling: &Sampling, errors: &mut Vec<InitError>) {
             InitError::invalid_config("sample ratio", ratio, "a number from 0.0 to 1.0"),
         ),
         Sampling::ParentBased(root) => validate_sampling(root, errors),
+        Sampling::JaegerRemote(remote) => {
+            if let Err(expected) = check_endpoint(&remote.endpoint, &["http"]) {
+                errors.push(InitError::invalid_config(
+                    "Jaeger remote sampling endpoint",
+                    &remote.endpoint,
+                    expected,
+                ));
+            }
+            if remote.poll_interval.is_zero() {
+                errors.push(InitError::invalid_config(
+                    "Jaeger remote sampling poll interval",
+                    "0s",
+                    "a positive duration",
+                ));
+            }
+            validate_sampling(&remote.initial, errors);
+        }
         _ => {}
     }
 }

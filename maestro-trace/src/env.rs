@@ -6,8 +6,9 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 
 use crate::config::{
-    check_endpoint, Exporter, ExporterChoice, OtlpProtocol, OtlpSettings, Propagator, Sampling,
-    TracingConfig, JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT,
+    check_endpoint, Exporter, ExporterChoice, JaegerRemoteSampling, OtlpProtocol, OtlpSettings,
+    Propagator, Sampling, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, JAEGER_AGENT_PORT,
+    JAEGER_COLLECTOR_PORT,
 };
 use crate::error::InitError;
 
@@ -93,8 +94,8 @@ impl TracingConfig {
     /// | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds > 0 | `10000` |
     /// | `JAEGER_AGENT_HOST`, `JAEGER_AGENT_PORT` (or `OTEL_EXPORTER_JAEGER_AGENT_*`) | a host; a port 1-65535 | `localhost`, `6831` |
     /// | `OTEL_EXPORTER_JAEGER_ENDPOINT` | an `http://` URL | none |
-    /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` | `parentbased_always_on` |
-    /// | `OTEL_TRACES_SAMPLER_ARG` | a ratio from 0 to 1 | `1.0` |
+    /// | `OTEL_TRACES_SAMPLER` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `jaeger_remote`, `parentbased_jaeger_remote` | `parentbased_always_on` |
+    /// | `OTEL_TRACES_SAMPLER_ARG` | a ratio from 0 to 1; for Jaeger remote: `endpoint=URL,pollingIntervalMs=N,initialSamplingRate=R` | `1.0`; `http://localhost:5778/sampling`, `60000`, `0.001` |
     /// | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds > 0 | `5000`, `30000` |
     /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans > 0, batch ≤ queue | `2048`, `512` |
     /// | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `jaeger`, `none` | `tracecontext,baggage` |
@@ -486,15 +487,57 @@ impl Env<'_> {
             "parentbased_always_on" => Some(Sampling::ParentBased(Box::new(Sampling::AlwaysOn))),
             "parentbased_always_off" => Some(Sampling::ParentBased(Box::new(Sampling::AlwaysOff))),
             "parentbased_traceidratio" => ratio(self).map(Sampling::parent_based_ratio),
+            "jaeger_remote" => self.jaeger_remote().map(Sampling::JaegerRemote),
+            "parentbased_jaeger_remote" => self
+                .jaeger_remote()
+                .map(|remote| Sampling::ParentBased(Box::new(Sampling::JaegerRemote(remote)))),
             _ => {
                 self.invalid(
                     ENV_OTEL_TRACES_SAMPLER,
                     &raw,
-                    "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off` or `parentbased_traceidratio`",
+                    "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `jaeger_remote` or `parentbased_jaeger_remote`",
                 );
                 None
             }
         }
+    }
+
+    /// `OTEL_TRACES_SAMPLER_ARG` for Jaeger remote sampling:
+    /// `endpoint=URL,pollingIntervalMs=N,initialSamplingRate=R`, each optional.
+    fn jaeger_remote(&mut self) -> Option<JaegerRemoteSampling> {
+        let mut remote = match Sampling::jaeger_remote(DEFAULT_JAEGER_SAMPLING_ENDPOINT) {
+            Sampling::JaegerRemote(remote) => remote,
+            _ => return None,
+        };
+        let Some(raw) = self.get(ENV_OTEL_TRACES_SAMPLER_ARG) else {
+            return Some(remote);
+        };
+        const EXPECTED: &str = "`endpoint=http://jaeger:5778/sampling,pollingIntervalMs=60000,initialSamplingRate=0.001` (each part optional)";
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let parsed = match part.split_once('=') {
+                Some(("endpoint", url)) => check_endpoint(url.trim(), &["http"])
+                    .ok()
+                    .map(|()| remote.endpoint = url.trim().to_owned()),
+                Some(("pollingIntervalMs", ms)) => ms
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .map(|ms| remote.poll_interval = Duration::from_millis(ms)),
+                Some(("initialSamplingRate", rate)) => rate
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .map(|r| *remote.initial = Sampling::TraceIdRatio(r)),
+                _ => None,
+            };
+            if parsed.is_none() {
+                self.invalid(ENV_OTEL_TRACES_SAMPLER_ARG, &raw, EXPECTED);
+                return None;
+            }
+        }
+        Some(remote)
     }
 
     fn propagators(&mut self) -> Option<Vec<Propagator>> {

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor,
-    SpanExporter, SpanProcessor, TracerProviderBuilder,
+    SdkTracerProvider, SimpleSpanProcessor, SpanExporter, SpanProcessor, TracerProviderBuilder,
 };
 use opentelemetry_sdk::Resource;
 
-use crate::config::{BatchSettings, Exporter, ExporterChoice, Sampling, SpanLimits, TracingConfig};
+use crate::batch::BatchProcessor;
+use crate::config::{BatchSettings, Exporter, ExporterChoice, SpanLimits, TracingConfig};
 use crate::error::{InitError, ShutdownError};
 use crate::export::ConsoleExporter;
 use crate::pipeline::{self, Pipeline};
@@ -52,7 +52,7 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
     }
     let mut guard = TracingGuard {
         provider: None,
-        runtime: None,
+        runtime: IoRuntime::default(),
         active: true,
         timeout: config.shutdown_timeout,
     };
@@ -65,14 +65,18 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
     let limits = config.limits;
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource(&config))
-        .with_sampler(sampler(&config.effective_sampling()))
+        .with_sampler(crate::sampling::sampler(
+            &config.effective_sampling(),
+            &config.effective_service_name(),
+            &mut guard.runtime,
+        )?)
         .with_span_limits(sdk_limits(&limits));
     let choice = match config.exporter.take() {
         Some(choice) => choice,
         None => ExporterChoice::Builtin(config.effective_exporter().unwrap_or(Exporter::None)),
     };
     builder = match choice {
-        ExporterChoice::Custom(install) => install(builder, &config.batch, &limits),
+        ExporterChoice::Custom(install) => install(builder, &config.batch, &limits)?,
         ExporterChoice::Builtin(Exporter::Console) => with_processor(
             builder,
             SimpleSpanProcessor::new(ConsoleExporter::stdout()),
@@ -80,26 +84,27 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
         ),
         ExporterChoice::Builtin(Exporter::None) => builder,
         ExporterChoice::Builtin(Exporter::Otlp(otlp)) => {
-            let built = crate::export::otlp::build(&otlp)?;
-            guard.runtime = built.runtime;
-            with_batch_exporter(builder, built.exporter, &config.batch, &limits)
+            let exporter = crate::export::otlp::build(&otlp, &mut guard.runtime)?;
+            with_batch_exporter(builder, exporter, otlp_name(&otlp), &config.batch, &limits)?
         }
         ExporterChoice::Builtin(Exporter::JaegerAgent { host, port }) => {
+            let name = "Jaeger agent (UDP)";
             let exporter = crate::export::jaeger::JaegerAgentExporter::new((host.as_str(), port))
                 .map_err(|e| InitError::Exporter {
-                exporter: "Jaeger agent (UDP)",
+                exporter: name,
                 reason: e.to_string(),
             })?;
-            with_batch_exporter(builder, exporter, &config.batch, &limits)
+            with_batch_exporter(builder, exporter, name, &config.batch, &limits)?
         }
         ExporterChoice::Builtin(Exporter::JaegerCollector { endpoint }) => {
+            let name = "Jaeger collector (HTTP)";
             let exporter = crate::export::jaeger::JaegerCollectorExporter::new(&endpoint)
                 .and_then(|e| e.with_timeout(config.batch.export_timeout))
                 .map_err(|e| InitError::Exporter {
-                    exporter: "Jaeger collector (HTTP)",
+                    exporter: name,
                     reason: e.to_string(),
                 })?;
-            with_batch_exporter(builder, exporter, &config.batch, &limits)
+            with_batch_exporter(builder, exporter, name, &config.batch, &limits)?
         }
     };
     let provider = builder.build();
@@ -111,30 +116,21 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
     Ok(guard)
 }
 
-/// Adds `exporter` behind a batch processor (and the export preparation), as every exporter but
-/// the console is installed; also used for a user's own exporter.
+/// Adds `exporter` behind our batch processor (and the value-length limit), as every exporter
+/// but the console is installed; also used for a user's own exporter.
 pub(crate) fn with_batch_exporter<E: SpanExporter + 'static>(
     builder: TracerProviderBuilder,
     exporter: E,
+    name: &'static str,
     batch: &BatchSettings,
     limits: &SpanLimits,
-) -> TracerProviderBuilder {
-    with_processor(builder, batch_processor(exporter, batch), limits)
-}
-
-fn batch_processor<E: SpanExporter + 'static>(
-    exporter: E,
-    settings: &BatchSettings,
-) -> BatchSpanProcessor {
-    BatchSpanProcessor::builder(exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(settings.max_queue_size)
-                .with_scheduled_delay(settings.scheduled_delay)
-                .with_max_export_batch_size(settings.max_export_batch_size)
-                .build(),
-        )
-        .build()
+) -> Result<TracerProviderBuilder, InitError> {
+    let processor =
+        BatchProcessor::new(exporter, *batch, name).map_err(|e| InitError::Exporter {
+            exporter: name,
+            reason: format!("could not start its export threads: {e}"),
+        })?;
+    Ok(with_processor(builder, processor, limits))
 }
 
 /// Adds `processor`, behind value-length truncation when a limit is set.
@@ -159,13 +155,45 @@ fn sdk_limits(limits: &SpanLimits) -> opentelemetry_sdk::trace::SpanLimits {
     }
 }
 
-/// The SDK's sampler for `sampling`.
-fn sampler(sampling: &Sampling) -> Sampler {
-    match sampling {
-        Sampling::AlwaysOn => Sampler::AlwaysOn,
-        Sampling::AlwaysOff => Sampler::AlwaysOff,
-        Sampling::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
-        Sampling::ParentBased(root) => Sampler::ParentBased(Box::new(sampler(root))),
+fn otlp_name(otlp: &crate::config::OtlpSettings) -> &'static str {
+    Exporter::Otlp(otlp.clone()).name()
+}
+
+/// A one-thread Tokio runtime of our own, created when something needs one: tonic's gRPC
+/// connection and the remote sampler's polling. Using the application's runtime would tie
+/// export to it (a current-thread runtime blocked in shutdown could never flush), and `init`
+/// may be called outside any runtime.
+#[derive(Debug, Default)]
+pub(crate) struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl IoRuntime {
+    pub(crate) fn get(
+        &mut self,
+        user: &'static str,
+    ) -> Result<&tokio::runtime::Runtime, InitError> {
+        if self.0.is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("maestro-trace-io")
+                .enable_all()
+                .build()
+                .map_err(|e| InitError::Exporter {
+                    exporter: user,
+                    reason: format!("no runtime thread for its connection: {e}"),
+                })?;
+            self.0 = Some(runtime);
+        }
+        self.0.as_ref().ok_or_else(|| InitError::Exporter {
+            exporter: user,
+            reason: "no runtime thread for its connection".to_owned(),
+        })
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            // Never blocks, so dropping the guard inside an async context is fine.
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -188,8 +216,8 @@ fn resource(config: &TracingConfig) -> Resource {
 #[derive(Debug)]
 pub struct TracingGuard {
     provider: Option<SdkTracerProvider>,
-    /// The OTLP gRPC connection's runtime: outlives the provider's final flush.
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The I/O runtime (gRPC connection, remote sampling): outlives the provider's final flush.
+    runtime: IoRuntime,
     /// Whether this guard still owns the process-wide pipeline (false once shut down).
     active: bool,
     timeout: Duration,
@@ -217,10 +245,7 @@ impl TracingGuard {
                 .map_err(ShutdownError),
             None => Ok(()),
         };
-        if let Some(runtime) = self.runtime.take() {
-            // Never blocks, so dropping the guard inside an async context is fine.
-            runtime.shutdown_background();
-        }
+        self.runtime.shut_down();
         INITIALIZED.store(false, Ordering::Release);
         result
     }

@@ -38,7 +38,9 @@
 //! OpenTelemetry context, shared by both.
 
 mod attributes;
+mod batch;
 mod config;
+mod diagnostics;
 mod env;
 mod error;
 pub mod export;
@@ -46,6 +48,7 @@ mod init;
 mod pipeline;
 mod processor;
 pub mod propagation;
+mod sampling;
 mod span;
 pub mod testing;
 mod tree;
@@ -58,10 +61,12 @@ pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
 };
 pub use config::{
-    BatchSettings, Exporter, OtlpProtocol, OtlpSettings, Propagator, Sampling, SpanLimits,
-    TracingConfig, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, JAEGER_AGENT_PORT,
-    JAEGER_COLLECTOR_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
+    BatchSettings, Exporter, JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator,
+    Sampling, SpanLimits, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, DEFAULT_SERVICE_NAME,
+    DEFAULT_SHUTDOWN_TIMEOUT, JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT, OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
 };
+pub use diagnostics::{diagnostics, Diagnostics};
 pub use env::*;
 pub use error::{InitError, ShutdownError};
 pub use init::{init, TracingGuard};

@@ -15,6 +15,13 @@ use serde_json::Value;
 /// The Jaeger module version `.ci/jaeger.sh` builds (the same commit as Jaeger v2.13.0).
 pub const JAEGER_MODULE_VERSION: &str = "v1.76.0";
 
+/// The sampling strategies every test Jaeger serves: service `remote-never` samples nothing,
+/// every other service everything.
+pub const SAMPLING_STRATEGIES: &str = r#"{
+  "default_strategy": {"type": "probabilistic", "param": 1.0},
+  "service_strategies": [{"service": "remote-never", "type": "probabilistic", "param": 0.0}]
+}"#;
+
 /// A running Jaeger, killed when dropped.
 #[derive(Debug)]
 pub struct Jaeger {
@@ -30,6 +37,8 @@ pub struct Jaeger {
     pub collector_http: String,
     /// The query API, `http://127.0.0.1:PORT`.
     pub query: String,
+    /// Remote sampling strategies, `http://127.0.0.1:PORT/sampling` (see [`SAMPLING_STRATEGIES`]).
+    pub sampling: String,
     health: String,
     client: reqwest::blocking::Client,
 }
@@ -97,6 +106,10 @@ impl Jaeger {
             free_tcp_port()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
+        let strategies = dir.join("strategies.json");
+        std::fs::write(&strategies, SAMPLING_STRATEGIES)
+            .map_err(|e| format!("write strategies: {e}"))?;
+        let strategies = strategies.display();
         let config = format!(
             r#"service:
   extensions: [jaeger_storage, jaeger_query, remote_sampling, healthcheckv2]
@@ -125,7 +138,7 @@ extensions:
           max_traces: 100000
   remote_sampling:
     file:
-      default_sampling_probability: 1
+      path: {strategies}
     http:
       endpoint: 127.0.0.1:{sampling}
   healthcheckv2:
@@ -179,6 +192,7 @@ exporters:
             agent_udp: SocketAddr::from(([127, 0, 0, 1], udp)),
             collector_http: format!("http://127.0.0.1:{collector}/api/traces"),
             query: format!("http://127.0.0.1:{query}"),
+            sampling: format!("http://127.0.0.1:{sampling}/sampling"),
             health: format!("http://127.0.0.1:{health}/status"),
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(5))

@@ -6,7 +6,12 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::json;
 
-use maestro_trace::{event, init, record_errors, span, traced, Exporter, TracingConfig};
+use std::time::Duration;
+
+use maestro_trace::{
+    event, init, record_errors, span, traced, Exporter, JaegerRemoteSampling, Sampling,
+    TracingConfig,
+};
 use maestro_trace_tests::jaeger::{self, Jaeger};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -477,4 +482,63 @@ fn a_program_that_exits_right_after_its_spans_loses_none() {
             ),
         ],
     );
+}
+
+/// Whether a span started now would be sampled.
+fn sampled_now() -> bool {
+    span!("probe_sampling_decision").is_recording()
+}
+
+#[test]
+fn jaeger_remote_sampling_applies_the_strategy_polled_from_jaeger() {
+    let _serial = serial();
+    let jaeger = Jaeger::start();
+    let guard = init(
+        TracingConfig::default()
+            .service_name("remote-never")
+            .sampler(Sampling::JaegerRemote(JaegerRemoteSampling {
+                endpoint: jaeger.sampling.clone(),
+                poll_interval: Duration::from_millis(100),
+                initial: Box::new(Sampling::AlwaysOn),
+            }))
+            .no_exporter(),
+    )
+    .expect("init");
+    assert!(
+        sampled_now(),
+        "the initial sampler applies until the first strategy arrives"
+    );
+    // Jaeger's strategy for this service samples nothing: once polled, spans stop recording.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sampled_now() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote strategy (probability 0) never applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!((0..100).all(|_| !sampled_now()));
+    guard.shutdown().expect("shutdown");
+
+    // Another service gets Jaeger's default strategy (probability 1): still sampled after polls.
+    let guard = init(
+        TracingConfig::default()
+            .service_name("remote-everything")
+            .sampler(Sampling::JaegerRemote(JaegerRemoteSampling {
+                endpoint: jaeger.sampling.clone(),
+                poll_interval: Duration::from_millis(100),
+                initial: Box::new(Sampling::AlwaysOff),
+            }))
+            .no_exporter(),
+    )
+    .expect("init");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sampled_now() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote strategy (probability 1) never applied"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    guard.shutdown().expect("shutdown");
 }

@@ -10,8 +10,8 @@ use maestro_trace::sdk::trace::{SpanData, SpanExporter};
 use std::time::Duration;
 
 use maestro_trace::{
-    event, init, record_errors, span, traced, BatchSettings, Exporter, InitError, OtlpProtocol,
-    OtlpSettings, Propagator, Sampling, TracingConfig,
+    event, init, record_errors, span, traced, BatchSettings, Exporter, InitError,
+    JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator, Sampling, TracingConfig,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -248,6 +248,33 @@ const INVALID: &[InvalidCase] = &[
         "OTEL_TRACES_SAMPLER_ARG",
         "ten percent",
         "a ratio from 0.0 to 1.0",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            ("OTEL_TRACES_SAMPLER_ARG", "endpoint=jaeger:5778"),
+        ],
+        "OTEL_TRACES_SAMPLER_ARG",
+        "endpoint=jaeger:5778",
+        "`endpoint=http://jaeger:5778/sampling",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+            ("OTEL_TRACES_SAMPLER_ARG", "pollingIntervalMs=0"),
+        ],
+        "OTEL_TRACES_SAMPLER_ARG",
+        "pollingIntervalMs=0",
+        "pollingIntervalMs=60000",
+    ),
+    case(
+        &[
+            ("OTEL_TRACES_SAMPLER", "jaeger_remote"),
+            ("OTEL_TRACES_SAMPLER_ARG", "initialSamplingRate=1.5"),
+        ],
+        "OTEL_TRACES_SAMPLER_ARG",
+        "initialSamplingRate=1.5",
+        "initialSamplingRate=0.001",
     ),
     case(
         &[("OTEL_BSP_SCHEDULE_DELAY", "0")],
@@ -516,6 +543,27 @@ fn precedence_between_code_environment_and_defaults() {
         config.effective_propagators(),
         vec![Propagator::TraceContext, Propagator::Jaeger]
     );
+    // Jaeger remote sampling from the environment, with the OpenTelemetry defaults filled in.
+    assert_eq!(
+        lookup(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+            (
+                "OTEL_TRACES_SAMPLER_ARG",
+                "endpoint=http://jaeger:5778/sampling,initialSamplingRate=0.25"
+            ),
+        ])
+        .effective_sampling(),
+        Sampling::ParentBased(Box::new(Sampling::JaegerRemote(JaegerRemoteSampling {
+            endpoint: "http://jaeger:5778/sampling".into(),
+            poll_interval: Duration::from_secs(60),
+            initial: Box::new(Sampling::TraceIdRatio(0.25)),
+        })))
+    );
+    assert_eq!(
+        lookup(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).effective_sampling(),
+        Sampling::jaeger_remote("http://localhost:5778/sampling")
+    );
+
     // Defaults: the guide's batch values, parent-based always-on, W3C propagation.
     let defaults = lookup(&[]);
     assert_eq!(defaults.effective_batch(), BatchSettings::default());
@@ -685,4 +733,69 @@ fn console_exporter_prints_each_trace_as_an_indented_tree_with_durations_and_err
         lines[1..=3].iter().all(|l| has_unit(l)),
         "durations shown:\n{text}"
     );
+}
+
+#[test]
+fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
+    let _serial = serial();
+    let exporter = kept_on_shutdown();
+    let guard = init(
+        TracingConfig::default()
+            .span_exporter(exporter.clone())
+            .span_limits(maestro_trace::SpanLimits {
+                max_attributes_per_span: 3,
+                max_events_per_span: 2,
+                max_attribute_value_length: Some(8),
+                ..maestro_trace::SpanLimits::default()
+            }),
+    )
+    .expect("init");
+    span!(
+        "generate_completion",
+        prompt = "tell me everything about tracing",
+        tags = vec!["observability-first", "ok"],
+        tokens = 4096,
+        model = "llama",
+        temperature = 0.7
+    )
+    .in_scope(|| {
+        for step in 0..5 {
+            event!(
+                "token_batch",
+                step = step,
+                text = "a long generated passage"
+            );
+        }
+    });
+    guard.shutdown().expect("flush");
+
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let span = &spans[0];
+    assert_eq!(
+        span.attributes.len(),
+        3,
+        "capped at 3: {:?}",
+        span.attributes
+    );
+    assert_eq!(span.dropped_attributes_count, 2);
+    assert_eq!(
+        span.attributes[0].value,
+        "tell me ".into(),
+        "truncated, not rejected"
+    );
+    assert_eq!(
+        span.attributes[1].value,
+        maestro_trace::otel::Value::Array(maestro_trace::otel::Array::String(vec![
+            "observab".into(),
+            "ok".into()
+        ]))
+    );
+    assert_eq!(
+        span.attributes[2].value,
+        4096_i64.into(),
+        "numbers untouched"
+    );
+    assert_eq!(span.events.len(), 2, "events capped at 2");
+    assert_eq!(span.events.dropped_count, 3);
+    assert_eq!(span.events[0].attributes[1].value, "a long g".into());
 }

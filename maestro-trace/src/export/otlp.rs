@@ -6,15 +6,7 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
 use crate::config::{OtlpProtocol, OtlpSettings};
 use crate::error::InitError;
-
-/// A built OTLP exporter and, for gRPC, the runtime its connection lives on.
-pub(crate) struct OtlpExporter {
-    pub(crate) exporter: opentelemetry_otlp::SpanExporter,
-    /// gRPC only: a dedicated one-thread Tokio runtime. tonic needs a runtime for its
-    /// connection, and using the application's would tie export to it (a current-thread runtime
-    /// blocked in shutdown could never flush).
-    pub(crate) runtime: Option<tokio::runtime::Runtime>,
-}
+use crate::init::IoRuntime;
 
 /// The endpoint to send to: the configured one or the protocol's default; for HTTP,
 /// `/v1/traces` is appended to a URL without a path.
@@ -34,7 +26,12 @@ pub(crate) fn endpoint(settings: &OtlpSettings) -> String {
     }
 }
 
-pub(crate) fn build(settings: &OtlpSettings) -> Result<OtlpExporter, InitError> {
+/// Builds the OTLP exporter; `io_runtime` provides the Tokio runtime a gRPC connection needs
+/// (created on first use and owned by the guard).
+pub(crate) fn build(
+    settings: &OtlpSettings,
+    io_runtime: &mut IoRuntime,
+) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
     let endpoint = endpoint(settings);
     match settings.protocol {
         OtlpProtocol::Grpc => {
@@ -42,12 +39,6 @@ pub(crate) fn build(settings: &OtlpSettings) -> Result<OtlpExporter, InitError> 
                 exporter: "OTLP gRPC",
                 reason,
             };
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("maestro-trace-otlp")
-                .enable_all()
-                .build()
-                .map_err(|e| failed(format!("no runtime thread for the gRPC connection: {e}")))?;
             let mut headers = http::HeaderMap::new();
             for (key, value) in &settings.headers {
                 let name = http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
@@ -56,28 +47,21 @@ pub(crate) fn build(settings: &OtlpSettings) -> Result<OtlpExporter, InitError> 
                     .map_err(|_| failed(format!("the value of header `{key}` is not valid")))?;
                 headers.insert(name, value);
             }
-            let exporter = {
-                let _entered = runtime.enter();
-                opentelemetry_otlp::SpanExporter::builder()
-                    .with_tonic()
-                    .with_endpoint(endpoint)
-                    .with_timeout(settings.timeout)
-                    .with_metadata(
-                        opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(
-                            headers,
-                        ),
-                    )
-                    .build()
-                    .map_err(|e| failed(e.to_string()))?
-            };
-            Ok(OtlpExporter {
-                exporter,
-                runtime: Some(runtime),
-            })
+            let runtime = io_runtime.get("OTLP gRPC")?;
+            let _entered = runtime.enter();
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .with_timeout(settings.timeout)
+                .with_metadata(
+                    opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers),
+                )
+                .build()
+                .map_err(|e| failed(e.to_string()))
         }
         OtlpProtocol::HttpProtobuf => {
             let headers: HashMap<String, String> = settings.headers.iter().cloned().collect();
-            let exporter = opentelemetry_otlp::SpanExporter::builder()
+            opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_endpoint(endpoint)
                 .with_timeout(settings.timeout)
@@ -86,11 +70,7 @@ pub(crate) fn build(settings: &OtlpSettings) -> Result<OtlpExporter, InitError> 
                 .map_err(|e| InitError::Exporter {
                     exporter: "OTLP HTTP",
                     reason: e.to_string(),
-                })?;
-            Ok(OtlpExporter {
-                exporter,
-                runtime: None,
-            })
+                })
         }
     }
 }
