@@ -799,3 +799,39 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     assert_eq!(span.events.dropped_count, 3);
     assert_eq!(span.events[0].attributes[1].value, "a long g".into());
 }
+
+/// The headers the global propagator writes for the current span.
+fn injected_headers() -> std::collections::HashMap<String, String> {
+    let mut headers = std::collections::HashMap::new();
+    maestro_trace::otel::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&maestro_trace::otel::Context::current(), &mut headers);
+    });
+    headers
+}
+
+#[test]
+fn init_installs_the_configured_propagators_globally() {
+    let _serial = serial();
+    let guard = init(TracingConfig::default().no_exporter()).expect("init");
+    let headers = span!("call_model_registry").in_scope(injected_headers);
+    assert!(
+        headers.contains_key("traceparent"),
+        "W3C by default: {headers:?}"
+    );
+    assert!(!headers.contains_key("uber-trace-id"));
+    drop(guard);
+
+    let guard = init(
+        TracingConfig::default()
+            .no_exporter()
+            .propagators([maestro_trace::Propagator::Jaeger]),
+    )
+    .expect("init");
+    let headers = span!("call_model_registry").in_scope(injected_headers);
+    assert!(headers.contains_key("uber-trace-id"), "{headers:?}");
+    assert!(
+        !headers.contains_key("traceparent"),
+        "only what was asked for"
+    );
+    drop(guard);
+}
