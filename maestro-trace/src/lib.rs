@@ -37,6 +37,8 @@
 //! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
 //! OpenTelemetry context, shared by both.
 
+#[cfg(feature = "actix")]
+pub mod actix;
 mod attributes;
 mod batch;
 mod config;
@@ -57,6 +59,8 @@ mod tree;
 #[path = "private.rs"]
 pub mod __private;
 
+#[cfg(feature = "actix")]
+pub use actix::{HttpSemconv, TracingMiddleware};
 pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
 };

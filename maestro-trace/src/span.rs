@@ -102,6 +102,11 @@ impl Span {
         }
     }
 
+    /// A span whose context was started elsewhere in the crate (the middleware's server span).
+    pub(crate) fn from_context(cx: Context) -> Span {
+        Span { cx: Some(cx) }
+    }
+
     /// Whether this span is sampled and records what is set on it.
     pub fn is_recording(&self) -> bool {
         self.cx.as_ref().is_some_and(|cx| cx.span().is_recording())

@@ -13,6 +13,7 @@
 //! ```
 //!
 //! A capture installs its own pipeline (every span sampled, exported synchronously on end) and
+//! the default propagators (W3C trace context and baggage), and
 //! holds a process-wide lock while alive, so tests that capture run one at a time even under
 //! `cargo test`'s parallel runner. Dropping it restores whatever pipeline was installed before.
 
@@ -24,6 +25,7 @@ use opentelemetry::trace::{Event, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
 
+use crate::config::Propagator;
 use crate::pipeline::{self, Pipeline};
 use crate::tree::{self, TreeStyle};
 
@@ -44,6 +46,12 @@ pub fn capture_with_sampler(sampler: Sampler) -> Capture {
         .with_simple_exporter(exporter.clone())
         .build();
     let previous = pipeline::install(Some(Pipeline::new(provider.clone())));
+    // Propagation as `init` sets it up by default, so tests of incoming and outgoing context
+    // (middleware, clients) see what a service would.
+    opentelemetry::global::set_text_map_propagator(crate::propagation::composite(&[
+        Propagator::TraceContext,
+        Propagator::Baggage,
+    ]));
     Capture {
         exporter,
         provider,

@@ -1,0 +1,749 @@
+//! `TracingMiddleware`: one server span per actix-web request.
+//!
+//! ```
+//! use actix_web::{web, App, HttpResponse};
+//! use maestro_trace::TracingMiddleware;
+//!
+//! let app = App::new()
+//!     .wrap(
+//!         TracingMiddleware::default()
+//!             .exclude_urls(["health", "metrics", "readiness", "liveness"])
+//!             .capture_request_headers(["x-tenant-id"])
+//!             .trace_id_response_header("x-trace-id"),
+//!     )
+//!     .route("/models/{id}", web::get().to(|| async { HttpResponse::Ok().finish() }));
+//! # drop(app);
+//! ```
+//!
+//! The span is named `"{METHOD} {route template}"` (`GET /models/{id}`), or `"{METHOD}"` when
+//! no route matched; its parent is extracted from the request headers with the global
+//! propagator `init` installed. Handlers run with it current, so `#[traced]` code inside nests
+//! under it across `.await`s. It ends once the response body has been streamed (or dropped).
+
+use std::fmt;
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::web::Bytes;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::{
+    Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _,
+};
+use opentelemetry::{Context, Key, KeyValue, Value};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use pin_project_lite::pin_project;
+
+use crate::error::InitError;
+use crate::pipeline;
+use crate::span::{Span, EXCEPTION_EVENT};
+
+/// URLs the guide excludes from tracing.
+pub const GUIDE_EXCLUDED_URLS: [&str; 4] = ["health", "metrics", "readiness", "liveness"];
+/// Comma-separated URLs not to trace (matched like [`TracingMiddleware::exclude_urls`]).
+pub const ENV_EXCLUDED_URLS: &str = "OTEL_RUST_ACTIX_EXCLUDED_URLS";
+/// `http/dup` also emits the guide's (pre-stable) HTTP attribute names; `http` only the stable.
+pub const ENV_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+/// Comma-separated request headers to record as `http.request.header.<name>`.
+pub const ENV_CAPTURE_REQUEST_HEADERS: &str =
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST";
+/// Comma-separated response headers to record as `http.response.header.<name>`.
+pub const ENV_CAPTURE_RESPONSE_HEADERS: &str =
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE";
+/// Comma-separated extra headers whose values are never recorded.
+pub const ENV_REDACT_HEADERS: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS";
+
+/// Headers whose values are replaced by `[REDACTED]` when captured, whatever is configured.
+pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// What a redacted header value is recorded as.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Which HTTP attribute names server spans carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HttpSemconv {
+    /// The stable names (`http.request.method`, `url.path`, `http.response.status_code`, ...).
+    #[default]
+    Stable,
+    /// The stable names and the guide's older ones (`http.method`, `http.url`,
+    /// `http.status_code`, `http.client_ip`, `http.user_agent`, `http.response_time_ms`).
+    StableAndLegacy,
+}
+
+/// Adds request attributes from the request: `(request, server span)`.
+type RequestHook = Arc<dyn Fn(&ServiceRequest, &Span) + Send + Sync>;
+
+/// Traces every request of an actix-web app: see the module docs.
+#[derive(Clone, Default)]
+pub struct TracingMiddleware {
+    settings: Settings,
+}
+
+#[derive(Clone, Default)]
+struct Settings {
+    excluded: Vec<String>,
+    request_headers: Vec<(HeaderName, Key)>,
+    response_headers: Vec<(HeaderName, Key)>,
+    redacted: Vec<HeaderName>,
+    trace_id_header: Option<HeaderName>,
+    semconv: HttpSemconv,
+    hook: Option<RequestHook>,
+}
+
+impl fmt::Debug for TracingMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
+        f.debug_struct("TracingMiddleware")
+            .field("excluded", &s.excluded)
+            .field(
+                "request_headers",
+                &s.request_headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
+            )
+            .field(
+                "response_headers",
+                &s.response_headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
+            )
+            .field("redacted", &s.redacted)
+            .field("trace_id_header", &s.trace_id_header)
+            .field("semconv", &s.semconv)
+            .field("hook", &s.hook.is_some())
+            .finish()
+    }
+}
+
+fn header_list(var: &'static str, raw: &str) -> Result<Vec<HeaderName>, InitError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                InitError::invalid_env(
+                    var,
+                    raw,
+                    format!("comma-separated header names (`{h}` is not one)"),
+                )
+            })
+        })
+        .collect()
+}
+
+impl TracingMiddleware {
+    /// The middleware configured from the environment: excluded URLs
+    /// (`OTEL_RUST_ACTIX_EXCLUDED_URLS`), semantic-convention mode
+    /// (`OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the guide's legacy names), and captured /
+    /// redacted headers (`OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST`,
+    /// `_SERVER_RESPONSE`, `_SANITIZE_FIELDS`). Builder calls after it override it.
+    pub fn from_env() -> Result<Self, InitError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading from `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let mut middleware = TracingMiddleware::default();
+        let mut errors = Vec::new();
+        if let Some(raw) = lookup(ENV_EXCLUDED_URLS) {
+            middleware = middleware.exclude_urls(raw.split(',').map(str::trim));
+        }
+        if let Some(raw) = lookup(ENV_SEMCONV_STABILITY_OPT_IN) {
+            // A list of opt-ins for several domains; only `http` and `http/dup` concern us.
+            if raw.split(',').any(|t| t.trim() == "http/dup") {
+                middleware.settings.semconv = HttpSemconv::StableAndLegacy;
+            }
+        }
+        for (var, request) in [
+            (ENV_CAPTURE_REQUEST_HEADERS, true),
+            (ENV_CAPTURE_RESPONSE_HEADERS, false),
+        ] {
+            if let Some(raw) = lookup(var) {
+                match header_list(var, &raw) {
+                    Ok(names) => {
+                        middleware = if request {
+                            middleware.capture_request_headers(names.iter().map(HeaderName::as_str))
+                        } else {
+                            middleware
+                                .capture_response_headers(names.iter().map(HeaderName::as_str))
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if let Some(raw) = lookup(ENV_REDACT_HEADERS) {
+            match header_list(ENV_REDACT_HEADERS, &raw) {
+                Ok(names) => middleware.settings.redacted.extend(names),
+                Err(e) => errors.push(e),
+            }
+        }
+        match InitError::from_all(errors) {
+            Some(error) => Err(error),
+            None => Ok(middleware),
+        }
+    }
+
+    /// Requests to these URLs get no span: an entry `health` matches `/health` and any path
+    /// ending in `/health`; an entry starting with `/` matches that path and everything below it.
+    pub fn exclude_urls<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, urls: I) -> Self {
+        self.settings.excluded.extend(
+            urls.into_iter()
+                .map(|u| u.as_ref().trim().to_owned())
+                .filter(|u| !u.is_empty()),
+        );
+        self
+    }
+
+    /// Records these request headers as `http.request.header.<name>` (secrets redacted).
+    pub fn capture_request_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings
+            .request_headers
+            .extend(capture_keys(names, "http.request.header."));
+        self
+    }
+
+    /// Records these response headers as `http.response.header.<name>` (secrets redacted).
+    pub fn capture_response_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings
+            .response_headers
+            .extend(capture_keys(names, "http.response.header."));
+        self
+    }
+
+    /// Also redacts these headers when captured (beyond `authorization`, `cookie`,
+    /// `set-cookie`, `x-api-key`, ... which always are).
+    pub fn redact_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
+        self.settings
+            .redacted
+            .extend(names.into_iter().filter_map(|n| {
+                HeaderName::from_bytes(n.as_ref().to_ascii_lowercase().as_bytes()).ok()
+            }));
+        self
+    }
+
+    /// Returns the trace id to the caller in this response header (e.g. `x-trace-id`), so a
+    /// user reporting a problem can quote it.
+    pub fn trace_id_response_header(mut self, name: &str) -> Self {
+        self.settings.trace_id_header =
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok();
+        self
+    }
+
+    /// Chooses the HTTP attribute names (default: stable only).
+    pub fn semconv(mut self, mode: HttpSemconv) -> Self {
+        self.settings.semconv = mode;
+        self
+    }
+
+    /// Runs `hook` on every traced request, to add attributes from it (the tenant from a
+    /// header, say).
+    ///
+    /// ```
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// let middleware = TracingMiddleware::default().request_hook(|request, span| {
+    ///     if let Some(tenant) = request.headers().get("x-tenant-id").and_then(|v| v.to_str().ok()) {
+    ///         span.set_attribute("tenant.id", tenant);
+    ///     }
+    /// });
+    /// # drop(middleware);
+    /// ```
+    pub fn request_hook(
+        mut self,
+        hook: impl Fn(&ServiceRequest, &Span) + Send + Sync + 'static,
+    ) -> Self {
+        self.settings.hook = Some(Arc::new(hook));
+        self
+    }
+}
+
+fn capture_keys<I: IntoIterator<Item = S>, S: AsRef<str>>(
+    names: I,
+    prefix: &str,
+) -> Vec<(HeaderName, Key)> {
+    names
+        .into_iter()
+        .filter_map(|n| {
+            HeaderName::from_bytes(n.as_ref().trim().to_ascii_lowercase().as_bytes()).ok()
+        })
+        .map(|name| {
+            let key = Key::from(Arc::<str>::from(format!("{prefix}{}", name.as_str())));
+            (name, key)
+        })
+        .collect()
+}
+
+impl Settings {
+    fn excludes(&self, path: &str) -> bool {
+        self.excluded.iter().any(|entry| {
+            if entry.starts_with('/') {
+                path == entry
+                    || path
+                        .strip_prefix(entry.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            } else {
+                path.strip_suffix(entry.as_str())
+                    .is_some_and(|before| before.ends_with('/'))
+            }
+        })
+    }
+
+    fn redacts(&self, name: &HeaderName) -> bool {
+        DEFAULT_REDACTED_HEADERS.contains(&name.as_str()) || self.redacted.contains(name)
+    }
+
+    /// `key = [values...]` for each configured header present in `headers`.
+    fn capture(
+        &self,
+        captured: &[(HeaderName, Key)],
+        headers: &HeaderMap,
+        out: &mut Vec<KeyValue>,
+    ) {
+        for (name, key) in captured {
+            let values: Vec<opentelemetry::StringValue> = headers
+                .get_all(name)
+                .map(|v| {
+                    if self.redacts(name) {
+                        REDACTED.into()
+                    } else {
+                        String::from_utf8_lossy(v.as_bytes()).into_owned().into()
+                    }
+                })
+                .collect();
+            if !values.is_empty() {
+                out.push(KeyValue::new(key.clone(), Value::Array(values.into())));
+            }
+        }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for TracingMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<TracedBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = TracingService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(TracingService {
+            service,
+            settings: Rc::new(self.settings.clone()),
+        }))
+    }
+}
+
+/// The per-app service `TracingMiddleware` wraps around the app's routes.
+#[derive(Debug)]
+pub struct TracingService<S> {
+    service: S,
+    settings: Rc<Settings>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings").finish_non_exhaustive()
+    }
+}
+
+/// Reads propagation headers from an actix request.
+struct HeaderExtractor<'a>(&'a HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// The server span of one request, until its body has been streamed.
+struct RequestSpan {
+    span: Span,
+    start: Instant,
+    semconv: HttpSemconv,
+}
+
+impl RequestSpan {
+    fn cx(&self) -> Option<&Context> {
+        self.span.context()
+    }
+
+    /// Ends the span now (the body finished or was dropped).
+    fn finish(self) {
+        if let Some(cx) = self.span.context() {
+            if self.semconv == HttpSemconv::StableAndLegacy {
+                let elapsed = self.start.elapsed().as_secs_f64() * 1e3;
+                cx.span()
+                    .set_attribute(KeyValue::new("http.response_time_ms", elapsed));
+            }
+        }
+        self.span.end();
+    }
+}
+
+fn start_span(req: &ServiceRequest, settings: &Settings) -> Option<RequestSpan> {
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(req.headers()))
+    });
+    let method = req.method().as_str();
+    let route = req.match_pattern();
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let cx = pipeline::with_tracer(|tracer| {
+        let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Server);
+        let mut span = tracer.build_with_context(builder, &parent);
+        if span.is_recording() {
+            span.set_attributes(request_attributes(req, route, settings));
+        }
+        parent.with_span(span)
+    })?;
+    let span = Span::from_context(cx);
+    if let Some(hook) = &settings.hook {
+        if span.is_recording() {
+            hook(req, &span);
+        }
+    }
+    Some(RequestSpan {
+        span,
+        start: Instant::now(),
+        semconv: settings.semconv,
+    })
+}
+
+fn request_attributes(
+    req: &ServiceRequest,
+    route: Option<String>,
+    settings: &Settings,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(16);
+    let method = req.method().as_str().to_owned();
+    let info = req.connection_info();
+    let (host, port) = split_host(info.host());
+    let scheme = info.scheme().to_owned();
+    let client = info
+        .realip_remote_addr()
+        .map(|a| split_host(a).0.to_owned());
+    let path = req.path().to_owned();
+    let query = req.query_string();
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let version = match req.version() {
+        actix_web::http::Version::HTTP_09 => "0.9",
+        actix_web::http::Version::HTTP_10 => "1.0",
+        actix_web::http::Version::HTTP_2 => "2",
+        actix_web::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+
+    attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.clone()));
+    attrs.push(KeyValue::new(semconv::URL_PATH, path.clone()));
+    if !query.is_empty() {
+        attrs.push(KeyValue::new(semconv::URL_QUERY, query.to_owned()));
+    }
+    attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme.clone()));
+    if let Some(route) = route {
+        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
+    }
+    attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_owned()));
+    if let Some(port) = port {
+        attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+    }
+    if let Some(client) = &client {
+        attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client.clone()));
+    }
+    if let Some(agent) = &user_agent {
+        attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, agent.clone()));
+    }
+    attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+    settings.capture(&settings.request_headers, req.headers(), &mut attrs);
+
+    if settings.semconv == HttpSemconv::StableAndLegacy {
+        attrs.push(KeyValue::new("http.method", method));
+        let target = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        attrs.push(KeyValue::new(
+            "http.url",
+            format!("{scheme}://{}{target}", info.host()),
+        ));
+        if let Some(client) = client {
+            attrs.push(KeyValue::new("http.client_ip", client));
+        }
+        if let Some(agent) = user_agent {
+            attrs.push(KeyValue::new("http.user_agent", agent));
+        }
+    }
+    attrs
+}
+
+/// `host[:port]` (with IPv6 brackets) into host and port.
+fn split_host(authority: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        if let Some((host, after)) = rest.split_once(']') {
+            return (host, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (authority, None),
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for TracingService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<TracedBody<B>>;
+    type Error = actix_web::Error;
+    type Future = TracedResponse<S::Future>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let span = if pipeline::enabled() && !self.settings.excludes(req.path()) {
+            start_span(&req, &self.settings)
+        } else {
+            None
+        };
+        // Work the handler does synchronously, before its future is polled, is inside the span.
+        let _attached = span
+            .as_ref()
+            .and_then(RequestSpan::cx)
+            .map(|cx| cx.clone().attach());
+        let inner = self.service.call(req);
+        TracedResponse {
+            inner,
+            span,
+            settings: Rc::clone(&self.settings),
+        }
+    }
+}
+
+pin_project! {
+    /// The request's future, with the server span current during every poll.
+    pub struct TracedResponse<F> {
+        #[pin]
+        inner: F,
+        span: Option<RequestSpan>,
+        settings: Rc<Settings>,
+    }
+}
+
+impl<F> fmt::Debug for TracedResponse<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedResponse")
+            .field("traced", &self.span.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for TracedResponse<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<TracedBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let attached = this
+            .span
+            .as_ref()
+            .and_then(RequestSpan::cx)
+            .map(|cx| cx.clone().attach());
+        let result = match this.inner.poll(task) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        drop(attached);
+        let span = this.span.take();
+        match result {
+            Ok(mut response) => {
+                if let Some(span) = &span {
+                    record_response(span, &mut response, this.settings);
+                }
+                Poll::Ready(Ok(response.map_body(|_, body| TracedBody { body, span })))
+            }
+            Err(error) => {
+                // The error becomes a response further out; this is the status it will have.
+                if let Some(span) = span {
+                    let status = error.as_response_error().status_code();
+                    record_status(&span, status.as_u16(), Some(&error));
+                    span.finish();
+                }
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+fn record_response<B>(span: &RequestSpan, response: &mut ServiceResponse<B>, settings: &Settings) {
+    let status = response.status().as_u16();
+    record_status(span, status, response.response().error());
+    let Some(cx) = span.cx() else {
+        return;
+    };
+    let server_span = cx.span();
+    if !server_span.is_recording() {
+        return;
+    }
+    let mut attrs = Vec::new();
+    settings.capture(&settings.response_headers, response.headers(), &mut attrs);
+    server_span.set_attributes(attrs);
+    if let Some(header) = &settings.trace_id_header {
+        let trace_id = server_span.span_context().trace_id().to_string();
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&trace_id) {
+            response.headers_mut().insert(header.clone(), value);
+        }
+    }
+}
+
+/// Status code attributes, and status Error with `error.type` (and an `exception` event for a
+/// handler error) for 5xx; a 4xx is the client's problem and leaves the status unset.
+fn record_status(span: &RequestSpan, status: u16, error: Option<&actix_web::Error>) {
+    let Some(cx) = span.cx() else {
+        return;
+    };
+    let server_span = cx.span();
+    if !server_span.is_recording() {
+        return;
+    }
+    server_span.set_attribute(KeyValue::new(
+        semconv::HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status),
+    ));
+    if span.semconv == HttpSemconv::StableAndLegacy {
+        server_span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
+    }
+    if status >= 500 {
+        let message = error.map_or_else(|| format!("HTTP {status}"), |e| e.to_string());
+        server_span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
+        if let Some(error) = error {
+            server_span.add_event(
+                EXCEPTION_EVENT,
+                vec![
+                    KeyValue::new("exception.type", error_type_name(error)),
+                    KeyValue::new("exception.message", error.to_string()),
+                ],
+            );
+        }
+        server_span.set_status(Status::error(message));
+    }
+}
+
+/// The response error's type as its `Debug` form starts (`ErrorInternalServerError`, ...); the
+/// concrete type is erased inside `actix_web::Error`.
+fn error_type_name(error: &actix_web::Error) -> String {
+    let debug = format!("{:?}", error.as_response_error());
+    debug
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("actix_web::Error")
+        .to_owned()
+}
+
+pin_project! {
+    /// A response body that ends the server span when it has been streamed (or dropped).
+    pub struct TracedBody<B> {
+        #[pin]
+        body: B,
+        span: Option<RequestSpan>,
+    }
+
+    impl<B> PinnedDrop for TracedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(span) = this.project().span.take() {
+                span.finish();
+            }
+        }
+    }
+}
+
+impl<B> fmt::Debug for TracedBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedBody")
+            .field("traced", &self.span.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: MessageBody> MessageBody for TracedBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        task: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.project();
+        let next = this.body.poll_next(task);
+        if let Poll::Ready(None) = next {
+            if let Some(span) = this.span.take() {
+                span.finish();
+            }
+        }
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_match_segments_and_prefixes() {
+        let settings = TracingMiddleware::default()
+            .exclude_urls(["health", "/internal"])
+            .settings;
+        assert!(settings.excludes("/health"));
+        assert!(settings.excludes("/api/health"));
+        assert!(!settings.excludes("/healthcheck"));
+        assert!(!settings.excludes("/health/deep"));
+        assert!(settings.excludes("/internal"));
+        assert!(settings.excludes("/internal/metrics"));
+        assert!(!settings.excludes("/internals"));
+        assert!(!settings.excludes("/models"));
+    }
+
+    #[test]
+    fn hosts_and_ports_split() {
+        assert_eq!(split_host("api.example:8080"), ("api.example", Some(8080)));
+        assert_eq!(split_host("api.example"), ("api.example", None));
+        assert_eq!(split_host("[::1]:443"), ("::1", Some(443)));
+        assert_eq!(split_host("::1"), ("::1", None));
+    }
+}
