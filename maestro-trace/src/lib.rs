@@ -41,6 +41,8 @@
 pub mod actix;
 mod attributes;
 mod batch;
+#[cfg(any(feature = "awc", feature = "reqwest"))]
+pub mod client;
 mod config;
 mod diagnostics;
 mod env;
@@ -88,6 +90,8 @@ pub use opentelemetry_sdk as sdk;
 
 /// The traits a traced program needs in scope: `use maestro_trace::prelude::*;`.
 pub mod prelude {
+    #[cfg(any(feature = "awc", feature = "reqwest"))]
+    pub use crate::client::TracedRequest;
     pub use crate::span::TraceFutureExt;
     pub use crate::{event, record_errors, span, span_attrs, traced};
 }

@@ -102,7 +102,8 @@ impl Span {
         }
     }
 
-    /// A span whose context was started elsewhere in the crate (the middleware's server span).
+    /// A span whose context was started elsewhere in the crate (server and client spans).
+    #[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
     pub(crate) fn from_context(cx: Context) -> Span {
         Span { cx: Some(cx) }
     }
