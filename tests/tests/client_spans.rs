@@ -151,6 +151,18 @@ async fn reqwest_call_is_a_client_span_under_the_caller_and_the_servers_parent()
     assert_carries(&received, &client);
 }
 
+/// The two client spans of a 404 and a 500: both Error, `error.type` the code, no exception.
+fn assert_error_statuses(capture: &testing::Capture) {
+    let spans = capture.spans_named("GET");
+    assert_eq!(spans.len(), 2);
+    for (span, code) in spans.iter().zip([404_i64, 500]) {
+        assert!(span.is_error(), "{code} marks the client span");
+        assert_eq!(span.attr_i64("http.response.status_code"), Some(code));
+        assert_eq!(span.attr_str("error.type"), Some(code.to_string()));
+        assert!(span.events().is_empty(), "a status is not an exception");
+    }
+}
+
 #[tokio::test]
 async fn reqwest_4xx_and_5xx_mark_the_span_and_return_the_response() {
     let _serial = SERIAL.lock().await;
@@ -165,14 +177,7 @@ async fn reqwest_4xx_and_5xx_mark_the_span_and_return_the_response() {
         assert_eq!(response.status().as_u16(), code);
     }
 
-    let spans = capture.spans_named("GET");
-    assert_eq!(spans.len(), 2);
-    for (span, code) in spans.iter().zip([404_i64, 500]) {
-        assert!(span.is_error(), "{code} marks the client span");
-        assert_eq!(span.attr_i64("http.response.status_code"), Some(code));
-        assert_eq!(span.attr_str("error.type"), Some(code.to_string()));
-        assert!(span.events().is_empty(), "a status is not an exception");
-    }
+    assert_error_statuses(&capture);
 }
 
 #[tokio::test]
@@ -402,14 +407,7 @@ async fn awc_4xx_and_5xx_mark_the_span_and_return_the_response() {
         assert_eq!(response.status().as_u16(), code);
     }
 
-    let spans = capture.spans_named("GET");
-    assert_eq!(spans.len(), 2);
-    for (span, code) in spans.iter().zip([404_i64, 500]) {
-        assert!(span.is_error(), "{code} marks the client span");
-        assert_eq!(span.attr_i64("http.response.status_code"), Some(code));
-        assert_eq!(span.attr_str("error.type"), Some(code.to_string()));
-        assert!(span.events().is_empty(), "a status is not an exception");
-    }
+    assert_error_statuses(&capture);
 }
 
 #[actix_web::test]
