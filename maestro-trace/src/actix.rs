@@ -376,6 +376,16 @@ impl Extractor for HeaderExtractor<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(HeaderName::as_str).collect()
     }
+
+    /// Every value, so a repeated `traceparent` can be seen (and distrusted).
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .get_all(key)
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
 }
 
 /// The server span of one request, until its body has been streamed.

@@ -24,13 +24,198 @@ pub(crate) fn composite(propagators: &[Propagator]) -> TextMapCompositePropagato
         .iter()
         .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
             match p {
-                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::TraceContext => Box::new(W3cTraceContextPropagator::new()),
                 Propagator::Baggage => Box::new(BaggagePropagator::new()),
                 Propagator::Jaeger => Box::new(JaegerPropagator::new()),
             }
         })
         .collect();
     TextMapCompositePropagator::new(parts)
+}
+
+/// The W3C `traceparent` header.
+pub const TRACEPARENT: &str = "traceparent";
+/// The W3C `tracestate` header.
+pub const TRACESTATE: &str = "tracestate";
+/// The most list-members a `tracestate` may carry.
+const MAX_TRACESTATE_MEMBERS: usize = 32;
+
+/// W3C Trace Context, parsed strictly by the specification's rules: what arrives from outside
+/// is untrusted input.
+///
+/// The SDK's `TraceContextPropagator` accepts forms the specification rejects (a one-digit
+/// version or flags, a `+` sign inside the hex ids, which silently changes the trace id). Here an
+/// invalid or repeated `traceparent` is treated as absent, so the request starts a new trace; an
+/// invalid `tracestate` (a bad key or value, a repeated key, more than 32 members) is dropped
+/// while a valid `traceparent` is still honoured. Injection is the SDK's.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use maestro_trace::otel::propagation::TextMapPropagator;
+/// use maestro_trace::otel::trace::TraceContextExt;
+/// use maestro_trace::propagation::W3cTraceContextPropagator;
+///
+/// let extract = |traceparent: &str| {
+///     let headers = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+///     W3cTraceContextPropagator::new().extract(&headers).span().span_context().is_valid()
+/// };
+/// assert!(extract("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+/// assert!(!extract("00-+bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct W3cTraceContextPropagator {
+    inject: TraceContextPropagator,
+}
+
+impl W3cTraceContextPropagator {
+    /// The propagator.
+    pub fn new() -> Self {
+        W3cTraceContextPropagator {
+            inject: TraceContextPropagator::new(),
+        }
+    }
+}
+
+impl TextMapPropagator for W3cTraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.inject.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let Some(parent) = single(extractor, TRACEPARENT).and_then(parse_traceparent) else {
+            return cx.clone();
+        };
+        let state = extractor
+            .get_all(TRACESTATE)
+            .and_then(|values| parse_tracestate(&values))
+            .unwrap_or_default();
+        cx.with_remote_span_context(SpanContext::new(
+            parent.trace_id,
+            parent.span_id,
+            parent.flags,
+            true,
+            state,
+        ))
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.inject.fields()
+    }
+}
+
+/// The one value of `header`; `None` if it is absent or repeated (ambiguous, so untrusted).
+fn single<'a>(extractor: &'a dyn Extractor, header: &str) -> Option<&'a str> {
+    match extractor.get_all(header) {
+        Some(values) if values.len() == 1 => values.first().copied(),
+        Some(_) => None,
+        None => extractor.get(header),
+    }
+}
+
+struct TraceParent {
+    trace_id: TraceId,
+    span_id: SpanId,
+    flags: TraceFlags,
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `version-traceid-parentid-flags`, by the specification's rules.
+fn parse_traceparent(raw: &str) -> Option<TraceParent> {
+    let value = raw.trim_matches([' ', '\t']);
+    let version = value.get(..2)?;
+    if !is_lower_hex(version) || version == "ff" {
+        return None;
+    }
+    // Version 00 is exactly 55 characters; a later version may add fields after a `-`.
+    if value.len() < 55 || (version == "00" && value.len() != 55) {
+        return None;
+    }
+    if value.len() > 55 && value.as_bytes().get(55) != Some(&b'-') {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let (trace, span, flags) = (value.get(3..35)?, value.get(36..52)?, value.get(53..55)?);
+    if !(is_lower_hex(trace) && is_lower_hex(span) && is_lower_hex(flags)) {
+        return None;
+    }
+    let trace_id = TraceId::from(u128::from_str_radix(trace, 16).ok()?);
+    let span_id = SpanId::from(u64::from_str_radix(span, 16).ok()?);
+    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some(TraceParent {
+        trace_id,
+        span_id,
+        // Only the sampled bit has a meaning in version 00; other bits are ignored.
+        flags: if flags & 0x01 != 0 {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
+    })
+}
+
+/// The `tracestate` list-members (possibly split over several headers), or `None` if any is
+/// invalid, a key repeats, or there are more than 32.
+fn parse_tracestate(values: &[&str]) -> Option<TraceState> {
+    let mut members: Vec<(&str, &str)> = Vec::new();
+    for member in values.iter().flat_map(|v| v.split(',')) {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() {
+            continue;
+        }
+        let (key, value) = member.split_once('=')?;
+        if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
+            return None;
+        }
+        if members.iter().any(|(k, _)| *k == key) {
+            return None;
+        }
+        members.push((key, value));
+    }
+    if members.len() > MAX_TRACESTATE_MEMBERS {
+        return None;
+    }
+    TraceState::from_key_value(members).ok()
+}
+
+/// `lcalpha 0*255(lcalpha / DIGIT / "_" / "-"/ "*" / "/")`, or the multi-tenant
+/// `tenant@system` form.
+fn valid_tracestate_key(key: &str) -> bool {
+    fn part(s: &str, max: usize, first_digit_ok: bool) -> bool {
+        let Some(first) = s.bytes().next() else {
+            return false;
+        };
+        s.len() <= max
+            && (first.is_ascii_lowercase() || (first_digit_ok && first.is_ascii_digit()))
+            && s.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'_' | b'-' | b'*' | b'/')
+            })
+    }
+    match key.split_once('@') {
+        Some((tenant, system)) => part(tenant, 241, true) && part(system, 14, false),
+        None => part(key, 256, false),
+    }
+}
+
+/// Up to 256 printable ASCII characters except `,` and `=`, not ending in a space.
+fn valid_tracestate_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 256
+        && !value.ends_with(' ')
+        && value
+            .bytes()
+            .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
 }
 
 /// Jaeger's `uber-trace-id: {trace-id}:{span-id}:{parent-span-id}:{flags}` format, for services
@@ -173,6 +358,105 @@ mod tests {
         assert_eq!(context.trace_id(), TraceId::from(0xabc_u128));
         assert_eq!(context.span_id(), SpanId::from(0x12_u64));
         assert!(!context.is_sampled());
+    }
+
+    fn w3c(traceparent: &str, tracestate: Option<&str>) -> Option<SpanContext> {
+        let mut headers = HashMap::new();
+        headers.insert(TRACEPARENT.to_owned(), traceparent.to_owned());
+        if let Some(state) = tracestate {
+            headers.insert(TRACESTATE.to_owned(), state.to_owned());
+        }
+        let cx = W3cTraceContextPropagator::new().extract(&headers);
+        let span = cx.span();
+        let context = span.span_context();
+        context.is_valid().then(|| context.clone())
+    }
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn traceparent_follows_the_specification() {
+        let context = w3c(VALID, None).expect("valid");
+        assert_eq!(
+            context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(context.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(context.is_sampled() && context.is_remote());
+        assert!(w3c(
+            " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+            None
+        )
+        .is_some());
+        assert!(!w3c(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            None
+        )
+        .expect("valid")
+        .is_sampled());
+        assert!(w3c(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09",
+            None
+        )
+        .expect("unknown flag bits are ignored")
+        .is_sampled());
+        assert!(
+            w3c(
+                "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-the-future-holds",
+                None
+            )
+            .is_some(),
+            "a later version may append fields"
+        );
+        for bad in [
+            "",
+            "00",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+            "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-+bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-+0f067aa0ba902b7-01",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.what",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0é",
+        ] {
+            assert!(w3c(bad, None).is_none(), "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn tracestate_is_kept_when_valid_and_dropped_when_not() {
+        let state = |tracestate: &str| {
+            w3c(VALID, Some(tracestate))
+                .expect("traceparent still honoured")
+                .trace_state()
+                .header()
+        };
+        assert_eq!(
+            state("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+        );
+        assert_eq!(state("tenant1@vendor=x, b=2"), "tenant1@vendor=x,b=2");
+        for bad in [
+            "Upper=1",
+            "a=1,a=2",
+            "a=",
+            "a=b=c",
+            "=1",
+            "a=x\u{1}y",
+            "9a=1",
+            "a@verylongsystemname=1",
+        ] {
+            assert_eq!(state(bad), "", "{bad:?} must be dropped");
+        }
+        let too_many: Vec<String> = (0..33).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(state(&too_many.join(",")), "", "more than 32 members");
+        let just_enough: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(state(&just_enough.join(",")), just_enough.join(","));
     }
 
     #[test]

@@ -388,3 +388,127 @@ async fn concurrent_requests_keep_their_children_under_their_own_server_span() {
         );
     }
 }
+
+/// Untrusted propagation headers: each request must still succeed, and a malformed context
+/// must start a new trace (W3C rules) instead of joining an attacker-chosen one.
+#[actix_web::test]
+async fn hostile_propagation_headers_never_fail_a_request_and_start_new_traces() {
+    let capture = testing::capture();
+    let service = test::init_service(app(TracingMiddleware::default())).await;
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let huge = "a".repeat(16 * 1024);
+    let too_many_members: String = (0..33)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let hostile: Vec<(&str, Vec<(&str, actix_web::http::header::HeaderValue)>)> = vec![
+        (
+            "oversized traceparent",
+            vec![("traceparent", hv(&format!("00-{huge}")))],
+        ),
+        (
+            "uppercase hex",
+            vec![(
+                "traceparent",
+                hv("00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01"),
+            )],
+        ),
+        (
+            "plus sign in the id",
+            vec![(
+                "traceparent",
+                hv("00-+bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01"),
+            )],
+        ),
+        (
+            "zero trace id",
+            vec![(
+                "traceparent",
+                hv("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            )],
+        ),
+        (
+            "version ff",
+            vec![(
+                "traceparent",
+                hv("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            )],
+        ),
+        (
+            "non-UTF-8 bytes",
+            vec![(
+                "traceparent",
+                actix_web::http::header::HeaderValue::from_bytes(b"00-\xff\xfe-01")
+                    .expect("opaque bytes"),
+            )],
+        ),
+        (
+            "duplicated traceparent",
+            vec![
+                ("traceparent", hv(VALID)),
+                (
+                    "traceparent",
+                    hv("00-11111111111111111111111111111111-2222222222222222-01"),
+                ),
+            ],
+        ),
+        ("junk uber-trace-id", vec![("uber-trace-id", hv("::::"))]),
+        (
+            "oversized baggage",
+            vec![("baggage", hv(&format!("k={huge}")))],
+        ),
+    ];
+    for (what, headers) in hostile {
+        capture.clear();
+        let mut req = test::TestRequest::get().uri("/models/bert");
+        for (name, value) in headers {
+            req = req.append_header((name, value));
+        }
+        let res = test::call_service(&service, req.to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{what}");
+        let _ = test::read_body(res).await;
+        let span = capture.span("GET /models/{id}");
+        assert!(
+            span.is_root(),
+            "{what}: a new trace, not a parent from the hostile header"
+        );
+        assert_ne!(
+            span.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "{what}"
+        );
+    }
+
+    // A valid traceparent with an invalid tracestate: the trace continues, the state is dropped.
+    capture.clear();
+    let req = test::TestRequest::get()
+        .uri("/models/bert")
+        .insert_header(("traceparent", VALID))
+        .insert_header(("tracestate", too_many_members.as_str()))
+        .to_request();
+    let _ = test::read_body(test::call_service(&service, req).await).await;
+    let span = capture.span("GET /models/{id}");
+    assert_eq!(
+        span.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(span.data().span_context.trace_state().header(), "");
+
+    // And a valid tracestate is carried on unchanged.
+    capture.clear();
+    let req = test::TestRequest::get()
+        .uri("/models/bert")
+        .insert_header(("traceparent", VALID))
+        .insert_header(("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"))
+        .to_request();
+    let _ = test::read_body(test::call_service(&service, req).await).await;
+    let span = capture.span("GET /models/{id}");
+    assert_eq!(
+        span.data().span_context.trace_state().header(),
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
+}
+
+fn hv(value: &str) -> actix_web::http::header::HeaderValue {
+    actix_web::http::header::HeaderValue::from_str(value).expect("a visible ASCII header value")
+}
