@@ -178,3 +178,60 @@ fn an_unreachable_backend_is_reported_once_not_once_per_batch() {
     assert_eq!(reports, 1, "one report for ~20 failed exports:\n{stderr}");
     assert!(stderr.contains("OTLP HTTP"), "{stderr}");
 }
+
+/// A server that accepts connections and never answers: the backend hangs mid-request.
+fn silent_endpoint() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // keep it open, read nothing, answer nothing
+        }
+    });
+    port
+}
+
+#[test]
+fn an_endpoint_that_accepts_but_never_answers_is_bounded_by_the_export_timeout() {
+    let _serial = serial();
+    let port = silent_endpoint();
+    for exporter in [
+        maestro_trace::Exporter::otlp_http(format!("http://127.0.0.1:{port}")),
+        maestro_trace::Exporter::JaegerCollector {
+            endpoint: format!("http://127.0.0.1:{port}/api/traces"),
+        },
+    ] {
+        let name = exporter.name();
+        let before = diagnostics();
+        let guard = init(
+            TracingConfig::default()
+                .exporter(exporter)
+                .batch_delay(Duration::from_millis(20))
+                .export_timeout(Duration::from_millis(300))
+                .shutdown_timeout(Duration::from_secs(2)),
+        )
+        .expect("init");
+        emit(50);
+        std::thread::sleep(Duration::from_millis(700)); // the first export starts and hangs
+                                                        // Shutdown must come back (with an error) instead of waiting on the silent backend.
+        let (done, returned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(guard.shutdown());
+        });
+        // (It returns an error if an export was still hanging then, `Ok` if the exporter's own
+        // request timeout had already failed it: either way it returns.)
+        let _shutdown = returned
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{name}: shutdown never returned"));
+        let d = delta(&before, &diagnostics());
+        assert_eq!(d.spans_queued, 50, "{name}: {d:?}");
+        assert_eq!(d.spans_exported, 0, "{name}");
+        assert_eq!(
+            d.spans_dropped, 50,
+            "{name}: every span accounted for: {d:?}"
+        );
+        assert!(d.export_errors >= 1, "{name}: the hang is counted: {d:?}");
+        assert!(d.last_error.is_some(), "{name}: and described");
+    }
+}
