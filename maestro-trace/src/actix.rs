@@ -72,6 +72,25 @@ pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
 /// What a redacted header value is recorded as.
 pub const REDACTED: &str = "[REDACTED]";
 
+/// Query parameters whose values are replaced by `REDACTED` in `url.query` and `http.url`,
+/// whatever is configured (names compared case-insensitively).
+pub const DEFAULT_REDACTED_QUERY_PARAMS: [&str; 12] = [
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "client_secret",
+    "code",
+    "password",
+    "secret",
+    "sig",
+    "signature",
+    "token",
+    "x-amz-signature",
+];
+/// Comma-separated extra query parameters to redact.
+pub const ENV_REDACT_QUERY_PARAMS: &str = "OTEL_RUST_ACTIX_REDACT_QUERY_PARAMS";
+
 /// Which HTTP attribute names server spans carry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HttpSemconv {
@@ -98,6 +117,8 @@ struct Settings {
     request_headers: Vec<(HeaderName, Key)>,
     response_headers: Vec<(HeaderName, Key)>,
     redacted: Vec<HeaderName>,
+    /// Extra query parameters to redact, lowercase.
+    redacted_query: Vec<String>,
     trace_id_header: Option<HeaderName>,
     semconv: HttpSemconv,
     hook: Option<RequestHook>,
@@ -181,6 +202,9 @@ impl TracingMiddleware {
                 }
             }
         }
+        if let Some(raw) = lookup(ENV_REDACT_QUERY_PARAMS) {
+            middleware = middleware.redact_query_params(raw.split(','));
+        }
         if let Some(raw) = lookup(ENV_REDACT_HEADERS) {
             match header_list(ENV_REDACT_HEADERS, &raw) {
                 Ok(names) => middleware.settings.redacted.extend(names),
@@ -234,6 +258,21 @@ impl TracingMiddleware {
             .extend(names.into_iter().filter_map(|n| {
                 HeaderName::from_bytes(n.as_ref().to_ascii_lowercase().as_bytes()).ok()
             }));
+        self
+    }
+
+    /// Also redacts the values of these query parameters in `url.query` / `http.url` (beyond
+    /// `token`, `access_token`, `api_key`, `password`, `signature`, ... which always are).
+    pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings.redacted_query.extend(
+            names
+                .into_iter()
+                .map(|n| n.as_ref().trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty()),
+        );
         self
     }
 
@@ -302,6 +341,24 @@ impl Settings {
                     .is_some_and(|before| before.ends_with('/'))
             }
         })
+    }
+
+    /// The query string with the values of sensitive parameters replaced by `REDACTED`.
+    fn redact_query(&self, query: &str) -> String {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if self.redacts_param(name) => format!("{name}=REDACTED"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    fn redacts_param(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        DEFAULT_REDACTED_QUERY_PARAMS.contains(&name.as_str())
+            || self.redacted_query.contains(&name)
     }
 
     fn redacts(&self, name: &HeaderName) -> bool {
@@ -458,7 +515,7 @@ fn request_attributes(
         .realip_remote_addr()
         .map(|a| split_host(a).0.to_owned());
     let path = req.path().to_owned();
-    let query = req.query_string();
+    let query = settings.redact_query(req.query_string());
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -475,7 +532,7 @@ fn request_attributes(
     attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.clone()));
     attrs.push(KeyValue::new(semconv::URL_PATH, path.clone()));
     if !query.is_empty() {
-        attrs.push(KeyValue::new(semconv::URL_QUERY, query.to_owned()));
+        attrs.push(KeyValue::new(semconv::URL_QUERY, query.clone()));
     }
     attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme.clone()));
     if let Some(route) = route {
@@ -747,6 +804,18 @@ mod tests {
         assert!(settings.excludes("/internal/metrics"));
         assert!(!settings.excludes("/internals"));
         assert!(!settings.excludes("/models"));
+    }
+
+    #[test]
+    fn sensitive_query_parameters_are_redacted() {
+        let settings = TracingMiddleware::default()
+            .redact_query_params(["session"])
+            .settings;
+        assert_eq!(
+            settings.redact_query("model=bert&Token=abc&session=s1&flag&api_key=k"),
+            "model=bert&Token=REDACTED&session=REDACTED&flag&api_key=REDACTED"
+        );
+        assert_eq!(settings.redact_query(""), "");
     }
 
     #[test]

@@ -187,6 +187,35 @@ async fn status_rules_5xx_errors_4xx_unset() {
 }
 
 #[actix_web::test]
+async fn sensitive_query_parameters_never_reach_the_span() {
+    let capture = testing::capture();
+    let service = test::init_service(app(TracingMiddleware::default()
+        .semconv(HttpSemconv::StableAndLegacy)
+        .redact_query_params(["session_id"])))
+    .await;
+    let req = test::TestRequest::get()
+        .uri("/models/bert?version=2&token=sk-live-123&session_id=abc&API_KEY=k1")
+        .to_request();
+    let _ = test::read_body(test::call_service(&service, req).await).await;
+    let span = capture.span("GET /models/{id}");
+    assert_eq!(
+        span.attr_str("url.query").as_deref(),
+        Some("version=2&token=REDACTED&session_id=REDACTED&API_KEY=REDACTED")
+    );
+    assert_eq!(
+        span.attr_str("http.url").as_deref(),
+        Some("http://localhost:8080/models/bert?version=2&token=REDACTED&session_id=REDACTED&API_KEY=REDACTED")
+    );
+    let everything = format!("{:?}", span.attributes());
+    for secret in ["sk-live-123", "abc", "k1"] {
+        assert!(
+            !everything.contains(&format!("={secret}")),
+            "{secret} leaked: {everything}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn unmatched_routes_are_named_by_method_only() {
     let capture = testing::capture();
     let service = test::init_service(app(TracingMiddleware::default())).await;
