@@ -648,7 +648,10 @@ where
             .as_ref()
             .and_then(RequestSpan::cx)
             .map(|cx| cx.clone().attach());
-        let result = match this.inner.poll(task) {
+        let unwind = PanicMark::new(this.span.as_ref());
+        let polled = this.inner.poll(task);
+        unwind.disarm();
+        let result = match polled {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };
@@ -671,6 +674,48 @@ where
                 Poll::Ready(Err(error))
             }
         }
+    }
+}
+
+/// Marks the server span Error with an `exception` event if the handler panics while polled;
+/// the span itself ends when the unwinding drops the request's future.
+struct PanicMark<'a> {
+    span: Option<&'a RequestSpan>,
+    unwinding_at_entry: bool,
+}
+
+impl<'a> PanicMark<'a> {
+    fn new(span: Option<&'a RequestSpan>) -> Self {
+        PanicMark {
+            span,
+            unwinding_at_entry: std::thread::panicking(),
+        }
+    }
+
+    fn disarm(mut self) {
+        self.span = None;
+    }
+}
+
+impl Drop for PanicMark<'_> {
+    fn drop(&mut self) {
+        let Some(cx) = self.span.and_then(RequestSpan::cx) else {
+            return;
+        };
+        if self.unwinding_at_entry || !std::thread::panicking() {
+            return;
+        }
+        let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
+        let server_span = cx.span();
+        server_span.add_event(
+            EXCEPTION_EVENT,
+            vec![
+                KeyValue::new("exception.type", crate::span::PANIC_TYPE),
+                KeyValue::new("exception.message", message.clone()),
+            ],
+        );
+        server_span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, crate::span::PANIC_TYPE));
+        server_span.set_status(Status::error(message));
     }
 }
 

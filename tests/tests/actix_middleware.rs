@@ -215,6 +215,76 @@ async fn sensitive_query_parameters_never_reach_the_span() {
     }
 }
 
+#[traced("score_before_crash")]
+async fn score_before_crash() {
+    tokio::task::yield_now().await;
+}
+
+async fn crashing_handler() -> HttpResponse {
+    score_before_crash().await;
+    panic!("tensor shape mismatch in handler");
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_ends_its_span_with_error_and_later_requests_are_clean() {
+    use futures_util::FutureExt as _;
+
+    let capture = testing::capture();
+    let service = test::init_service(
+        App::new()
+            .wrap(TracingMiddleware::default())
+            .route("/crash", web::get().to(crashing_handler))
+            .route("/models/{id}", web::get().to(get_model)),
+    )
+    .await;
+    let outcome = std::panic::AssertUnwindSafe(test::call_service(
+        &service,
+        test::TestRequest::get().uri("/crash").to_request(),
+    ))
+    .catch_unwind()
+    .await;
+    assert!(
+        outcome.is_err(),
+        "the panic propagates (the server, not the tracer, handles it)"
+    );
+
+    let crashed = capture.span("GET /crash");
+    assert!(crashed.is_error());
+    assert_eq!(crashed.attr_str("error.type").as_deref(), Some("panic"));
+    assert_eq!(
+        crashed
+            .event("exception")
+            .attr_str("exception.message")
+            .as_deref(),
+        Some("tensor shape mismatch in handler")
+    );
+    assert!(capture.span("score_before_crash").is_child_of(&crashed));
+
+    // The same thread serves interleaved requests afterwards with a clean context.
+    let requests = (0..10).map(|i| {
+        let req = test::TestRequest::get()
+            .uri(&format!("/models/after{i}"))
+            .to_request();
+        let service = &service;
+        async move { test::read_body(test::call_service(service, req).await).await }
+    });
+    futures_util::future::join_all(requests).await;
+    let servers = capture.spans_named("GET /models/{id}");
+    assert_eq!(servers.len(), 10);
+    assert!(
+        servers.iter().all(|s| s.is_root()),
+        "nothing inherited the crashed request's span"
+    );
+    for child in capture.spans_named("load_model_record") {
+        let id = child.attr_str("model.id").expect("model.id");
+        let parent = servers
+            .iter()
+            .find(|s| child.is_child_of(s))
+            .expect("a server parent");
+        assert_eq!(parent.attr_str("url.path"), Some(format!("/models/{id}")));
+    }
+}
+
 #[actix_web::test]
 async fn unmatched_routes_are_named_by_method_only() {
     let capture = testing::capture();
