@@ -450,6 +450,8 @@ struct RequestSpan {
     span: Span,
     start: Instant,
     semconv: HttpSemconv,
+    /// The handler panicked (already recorded): a later drop is not a cancellation.
+    panicked: std::cell::Cell<bool>,
 }
 
 impl RequestSpan {
@@ -498,6 +500,7 @@ fn start_span(req: &ServiceRequest, settings: &Settings) -> Option<RequestSpan> 
         span,
         start: Instant::now(),
         semconv: settings.semconv,
+        panicked: std::cell::Cell::new(false),
     })
 }
 
@@ -617,12 +620,26 @@ where
 }
 
 pin_project! {
-    /// The request's future, with the server span current during every poll.
+    /// The request's future, with the server span current during every poll. Dropped before
+    /// the handler finished (the client went away), it ends the span with a `cancelled` event.
     pub struct TracedResponse<F> {
         #[pin]
         inner: F,
         span: Option<RequestSpan>,
         settings: Rc<Settings>,
+    }
+
+    impl<F> PinnedDrop for TracedResponse<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(span) = this.project().span.take() {
+                if let Some(cx) = span.cx() {
+                    if !span.panicked.get() && !std::thread::panicking() {
+                        cx.span().add_event(crate::span::CANCELLED_EVENT, Vec::new());
+                    }
+                }
+                span.finish();
+            }
+        }
     }
 }
 
@@ -699,12 +716,16 @@ impl<'a> PanicMark<'a> {
 
 impl Drop for PanicMark<'_> {
     fn drop(&mut self) {
-        let Some(cx) = self.span.and_then(RequestSpan::cx) else {
+        let Some(span) = self.span else {
+            return;
+        };
+        let Some(cx) = span.cx() else {
             return;
         };
         if self.unwinding_at_entry || !std::thread::panicking() {
             return;
         }
+        span.panicked.set(true);
         let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
         let server_span = cx.span();
         server_span.add_event(

@@ -259,6 +259,13 @@ async fn a_panicking_handler_ends_its_span_with_error_and_later_requests_are_cle
         Some("tensor shape mismatch in handler")
     );
     assert!(capture.span("score_before_crash").is_child_of(&crashed));
+    assert!(
+        crashed
+            .events()
+            .iter()
+            .all(|e| e.name() != maestro_trace::CANCELLED_EVENT),
+        "a panic is not a cancellation"
+    );
 
     // The same thread serves interleaved requests afterwards with a clean context.
     let requests = (0..10).map(|i| {
@@ -283,6 +290,30 @@ async fn a_panicking_handler_ends_its_span_with_error_and_later_requests_are_cle
             .expect("a server parent");
         assert_eq!(parent.attr_str("url.path"), Some(format!("/models/{id}")));
     }
+}
+
+#[actix_web::test]
+async fn a_request_dropped_before_its_handler_finished_ends_its_span_marked_cancelled() {
+    use futures_util::FutureExt as _;
+
+    let capture = testing::capture();
+    let service = test::init_service(App::new().wrap(TracingMiddleware::default()).route(
+        "/slow",
+        web::get().to(|| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            HttpResponse::Ok().finish()
+        }),
+    ))
+    .await;
+    // The client disconnects: the server drops the request's future mid-handler.
+    let call = test::call_service(&service, test::TestRequest::get().uri("/slow").to_request());
+    assert!(
+        call.now_or_never().is_none(),
+        "still waiting on the handler"
+    );
+    let span = capture.span("GET /slow");
+    span.event(maestro_trace::CANCELLED_EVENT);
+    assert!(!span.is_error(), "a disconnect is not a server error");
 }
 
 #[actix_web::test]
