@@ -124,6 +124,60 @@ pub(crate) trait Protocol {
     fn i64(&mut self, value: i64);
     fn f64(&mut self, value: f64);
     fn string(&mut self, value: &str);
+
+    /// The bytes written so far.
+    fn output(&mut self) -> &mut Output;
+    /// The writer's bytes, once done.
+    fn into_output(self) -> Output;
+
+    /// Bytes already encoded with this same protocol (a whole struct).
+    fn raw(&mut self, bytes: &[u8]) {
+        self.output().buf.extend_from_slice(bytes);
+    }
+
+    /// The encoded bytes, or [`TooLong`] if a string or list did not fit Thrift's `i32` length.
+    fn finish(self) -> Result<Vec<u8>, TooLong>
+    where
+        Self: Sized,
+    {
+        self.into_output().finish()
+    }
+}
+
+/// The bytes a protocol writer produces, and whether a length overflowed on the way.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    buf: Vec<u8>,
+    too_long: bool,
+}
+
+impl Output {
+    fn with_capacity(bytes: usize) -> Self {
+        Output {
+            buf: Vec::with_capacity(bytes),
+            too_long: false,
+        }
+    }
+
+    /// Converts a length to Thrift's non-negative `i32`, remembering an overflow instead of
+    /// wrapping.
+    fn len(&mut self, len: usize) -> u32 {
+        match i32::try_from(len) {
+            Ok(len) => len.unsigned_abs(),
+            Err(_) => {
+                self.too_long = true;
+                0
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, TooLong> {
+        if self.too_long {
+            Err(TooLong)
+        } else {
+            Ok(self.buf)
+        }
+    }
 }
 
 /// A `jaeger.thrift` struct that can be written with any [`Protocol`].
@@ -241,26 +295,14 @@ impl Encode for Process<'_> {
     }
 }
 
-/// Converts a length to Thrift's non-negative i32, remembering an overflow instead of wrapping.
-fn thrift_len(len: usize, too_long: &mut bool) -> u32 {
-    match i32::try_from(len) {
-        Ok(len) => len.unsigned_abs(),
-        Err(_) => {
-            *too_long = true;
-            0
-        }
-    }
-}
-
 /// The Thrift compact protocol (what the agent port, UDP 6831, receives).
 #[derive(Debug, Default)]
 pub(crate) struct CompactWriter {
-    buf: Vec<u8>,
+    out: Output,
     /// The id of the last field written in the current struct (field ids are sent as deltas).
     last_field: i16,
     /// `last_field` of each enclosing struct.
     outer: Vec<i16>,
-    too_long: bool,
 }
 
 impl CompactWriter {
@@ -291,10 +333,10 @@ impl CompactWriter {
 
     fn varint(&mut self, mut value: u64) {
         while value >= 0x80 {
-            self.buf.push((value as u8 & 0x7f) | 0x80);
+            self.out.buf.push((value as u8 & 0x7f) | 0x80);
             value >>= 7;
         }
-        self.buf.push(value as u8);
+        self.out.buf.push(value as u8);
     }
 
     fn zigzag(value: i64) -> u64 {
@@ -304,9 +346,9 @@ impl CompactWriter {
     fn field_header(&mut self, id: i16, code: u8) {
         let delta = i32::from(id) - i32::from(self.last_field);
         if (1..=15).contains(&delta) {
-            self.buf.push(((delta as u8) << 4) | code);
+            self.out.buf.push(((delta as u8) << 4) | code);
         } else {
-            self.buf.push(code);
+            self.out.buf.push(code);
             self.varint(Self::zigzag(i64::from(id)));
         }
         self.last_field = id;
@@ -314,28 +356,23 @@ impl CompactWriter {
 
     /// A `oneway` message header: protocol id, version and type, sequence id, method name.
     pub(crate) fn oneway_message_begin(&mut self, name: &str, seq_id: i32) {
-        self.buf.push(Self::PROTOCOL_ID);
-        self.buf.push((Self::ONEWAY << 5) | Self::VERSION);
+        self.out.buf.push(Self::PROTOCOL_ID);
+        self.out.buf.push((Self::ONEWAY << 5) | Self::VERSION);
         // The sequence id is a varint of the i32's bits, not zigzagged.
         self.varint(u64::from(seq_id as u32));
         self.string(name);
     }
-
-    /// Bytes already encoded by a `CompactWriter` (a whole struct).
-    pub(crate) fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    pub(crate) fn finish(self) -> Result<Vec<u8>, TooLong> {
-        if self.too_long {
-            Err(TooLong)
-        } else {
-            Ok(self.buf)
-        }
-    }
 }
 
 impl Protocol for CompactWriter {
+    fn output(&mut self) -> &mut Output {
+        &mut self.out
+    }
+
+    fn into_output(self) -> Output {
+        self.out
+    }
+
     fn field(&mut self, id: i16, ty: Type) {
         self.field_header(id, Self::code(ty));
     }
@@ -355,17 +392,17 @@ impl Protocol for CompactWriter {
     }
 
     fn struct_end(&mut self) {
-        self.buf.push(0);
+        self.out.buf.push(0);
         self.last_field = self.outer.pop().unwrap_or(0);
     }
 
     fn list_begin(&mut self, element: Type, len: usize) {
-        let len = thrift_len(len, &mut self.too_long);
+        let len = self.out.len(len);
         let code = Self::code(element);
         if len < 15 {
-            self.buf.push(((len as u8) << 4) | code);
+            self.out.buf.push(((len as u8) << 4) | code);
         } else {
-            self.buf.push(0xf0 | code);
+            self.out.buf.push(0xf0 | code);
             self.varint(u64::from(len));
         }
     }
@@ -380,21 +417,22 @@ impl Protocol for CompactWriter {
 
     fn f64(&mut self, value: f64) {
         // The compact protocol sends doubles little-endian.
-        self.buf.extend_from_slice(&value.to_bits().to_le_bytes());
+        self.out
+            .buf
+            .extend_from_slice(&value.to_bits().to_le_bytes());
     }
 
     fn string(&mut self, value: &str) {
-        let len = thrift_len(value.len(), &mut self.too_long);
+        let len = self.out.len(value.len());
         self.varint(u64::from(len));
-        self.buf.extend_from_slice(value.as_bytes());
+        self.out.buf.extend_from_slice(value.as_bytes());
     }
 }
 
 /// The Thrift binary protocol (what the collector's `POST /api/traces`, port 14268, receives).
 #[derive(Debug, Default)]
 pub(crate) struct BinaryWriter {
-    buf: Vec<u8>,
-    too_long: bool,
+    out: Output,
 }
 
 impl BinaryWriter {
@@ -415,60 +453,57 @@ impl BinaryWriter {
             Type::List => 15,
         }
     }
-
-    /// Bytes already encoded by a `BinaryWriter` (a whole struct).
-    pub(crate) fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    pub(crate) fn finish(self) -> Result<Vec<u8>, TooLong> {
-        if self.too_long {
-            Err(TooLong)
-        } else {
-            Ok(self.buf)
-        }
-    }
 }
 
 impl Protocol for BinaryWriter {
+    fn output(&mut self) -> &mut Output {
+        &mut self.out
+    }
+
+    fn into_output(self) -> Output {
+        self.out
+    }
+
     fn field(&mut self, id: i16, ty: Type) {
-        self.buf.push(Self::code(ty));
-        self.buf.extend_from_slice(&id.to_be_bytes());
+        self.out.buf.push(Self::code(ty));
+        self.out.buf.extend_from_slice(&id.to_be_bytes());
     }
 
     fn bool_field(&mut self, id: i16, value: bool) {
         self.field(id, Type::Bool);
-        self.buf.push(u8::from(value));
+        self.out.buf.push(u8::from(value));
     }
 
     fn struct_begin(&mut self) {}
 
     fn struct_end(&mut self) {
-        self.buf.push(0);
+        self.out.buf.push(0);
     }
 
     fn list_begin(&mut self, element: Type, len: usize) {
-        let len = thrift_len(len, &mut self.too_long);
-        self.buf.push(Self::code(element));
-        self.buf.extend_from_slice(&len.to_be_bytes());
+        let len = self.out.len(len);
+        self.out.buf.push(Self::code(element));
+        self.out.buf.extend_from_slice(&len.to_be_bytes());
     }
 
     fn i32(&mut self, value: i32) {
-        self.buf.extend_from_slice(&value.to_be_bytes());
+        self.out.buf.extend_from_slice(&value.to_be_bytes());
     }
 
     fn i64(&mut self, value: i64) {
-        self.buf.extend_from_slice(&value.to_be_bytes());
+        self.out.buf.extend_from_slice(&value.to_be_bytes());
     }
 
     fn f64(&mut self, value: f64) {
-        self.buf.extend_from_slice(&value.to_bits().to_be_bytes());
+        self.out
+            .buf
+            .extend_from_slice(&value.to_bits().to_be_bytes());
     }
 
     fn string(&mut self, value: &str) {
-        let len = thrift_len(value.len(), &mut self.too_long);
-        self.buf.extend_from_slice(&len.to_be_bytes());
-        self.buf.extend_from_slice(value.as_bytes());
+        let len = self.out.len(value.len());
+        self.out.buf.extend_from_slice(&len.to_be_bytes());
+        self.out.buf.extend_from_slice(value.as_bytes());
     }
 }
 
@@ -521,7 +556,7 @@ impl Frame for CompactFrame {
 
     fn frame(process: &[u8], spans: &[&[u8]], seq_no: i64) -> Result<Vec<u8>, TooLong> {
         let mut out = CompactWriter {
-            buf: Vec::with_capacity(
+            out: Output::with_capacity(
                 Self::overhead(process.len()) + spans.iter().map(|s| s.len()).sum::<usize>(),
             ),
             ..CompactWriter::default()
@@ -561,10 +596,9 @@ impl Frame for BinaryFrame {
 
     fn frame(process: &[u8], spans: &[&[u8]], seq_no: i64) -> Result<Vec<u8>, TooLong> {
         let mut out = BinaryWriter {
-            buf: Vec::with_capacity(
+            out: Output::with_capacity(
                 Self::overhead(process.len()) + spans.iter().map(|s| s.len()).sum::<usize>(),
             ),
-            ..BinaryWriter::default()
         };
         out.field(1, Type::Struct);
         out.raw(process);
