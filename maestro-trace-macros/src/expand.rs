@@ -6,7 +6,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Attribute, Block, Expr, FnArg, Ident, ItemFn, LitStr, Pat, ReturnType, Stmt};
+use syn::{
+    Attribute, Block, Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Pat, ReturnType, Stmt,
+};
 
 use crate::parse::{self, AttrSpec, RawOption, TracedItem};
 use crate::validate::{self, DeprecatedKey, Errors, Kind, NameKind, TracedOptions};
@@ -251,10 +253,15 @@ fn sync_recording(block: &Block, span: Span) -> TokenStream {
 /// The static description of a span.
 /// The static is declared inside its own block: items are not hygienic, so at function scope
 /// its name could clash with a binding in the user's body.
-fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: usize) -> (Ident, TokenStream) {
+fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: &[AttrSpec]) -> (Ident, TokenStream) {
     let p = private();
     let meta = local("__mt_meta");
     let kind = kind.variant();
+    let keyed = attrs
+        .iter()
+        .filter(|spec| matches!(spec, AttrSpec::Keyed { .. }))
+        .count();
+    let attrs = attrs.len();
     let tokens = quote! {
         let #meta: &'static #p::SpanMeta = {
             static SPAN: #p::SpanMeta = #p::SpanMeta {
@@ -262,6 +269,7 @@ fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: usize) -> (Ident, Tok
                 kind: #p::SpanKind::#kind,
                 root: #root,
                 attrs: #attrs,
+                keyed: #keyed,
             };
             &SPAN
         };
@@ -276,6 +284,10 @@ fn recorder(attrs: &[AttrSpec]) -> TokenStream {
     let lines = attrs.iter().map(|spec| {
         let key = LitStr::new(&spec.key_text(), Span::call_site());
         match spec {
+            // A string literal is `'static`: recorded without copying it.
+            AttrSpec::Keyed { value, .. } if is_str_literal(value) => {
+                quote_spanned!(value.span()=> #p::attr_static(#recorder, #key, #value);)
+            }
             AttrSpec::Keyed { value, .. } => {
                 quote_spanned!(value.span()=> #p::attr(#recorder, #key, &(#value));)
             }
@@ -285,6 +297,11 @@ fn recorder(attrs: &[AttrSpec]) -> TokenStream {
         }
     });
     quote!(|#recorder: &mut #p::Recorder<'_>| { #(#lines)* })
+}
+
+/// Whether `expr` is a plain string literal (`"resnet50"`).
+fn is_str_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(ExprLit { lit: Lit::Str(_), attrs }) if attrs.is_empty())
 }
 
 /// Each deprecated key becomes a use of a `#[deprecated]` constant at the key, so rustc warns
@@ -490,7 +507,7 @@ fn expand_traced(
     let record_errors_path = take_record_errors(&mut parts.outer);
     let record_errors = record_errors_path.is_some();
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
-    let (meta, meta_item) = span_meta(name, options.kind, options.root, options.attrs.len());
+    let (meta, meta_item) = span_meta(name, options.kind, options.root, &options.attrs);
     let record = recorder(&options.attrs);
     let warnings = deprecation_warnings(deprecated, &[]);
     let span = local("__mt_span");
@@ -605,7 +622,7 @@ pub(crate) fn span(input: TokenStream) -> TokenStream {
             return quote!({ #error #p::Span::none() });
         }
     };
-    let (meta, meta_item) = span_meta(&name, Kind::Internal, false, input.attrs.len());
+    let (meta, meta_item) = span_meta(&name, Kind::Internal, false, &input.attrs);
     let record = recorder(&input.attrs);
     let warnings = deprecation_warnings(&deprecated, &[]);
     quote! {
@@ -735,6 +752,7 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
         })
         .collect();
     let warnings = deprecation_warnings(&deprecated, &lint_levels);
+    let count = recorded.len();
     quote! {
         #structure
         #warnings
@@ -742,10 +760,13 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
             fn record_attributes(&self, #recorder_ident: &mut #p::Recorder<'_>) {
                 #(#lines)*
             }
+            fn attribute_count(&self) -> usize {
+                #count
+            }
         }
         impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
             fn record_arg(&self, _: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
-                #p::SpanAttributes::record_attributes(self, #recorder_ident);
+                #recorder_ident.attrs(self);
             }
         }
     }

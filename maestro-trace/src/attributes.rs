@@ -61,6 +61,12 @@ pub trait ArrayElement: Sized {
 pub trait SpanAttributes {
     /// Writes every attribute of `self` into the recorder.
     fn record_attributes(&self, recorder: &mut Recorder<'_>);
+
+    /// How many attributes `record_attributes` writes at most: room for them is reserved at
+    /// once. `#[span_attrs]` counts the recorded fields; 0 (the default) reserves nothing.
+    fn attribute_count(&self) -> usize {
+        0
+    }
 }
 
 /// An argument named bare in `#[traced(attrs(arg))]`: a `#[span_attrs]` struct records all of its
@@ -95,8 +101,15 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// Records a `'static` string under `key` (no copy of the string).
+    pub(crate) fn attr_static(&mut self, key: &'static str, value: &'static str) {
+        self.out
+            .push(KeyValue::new(Key::from_static_str(key), Value::from(value)));
+    }
+
     /// Records every attribute of a `#[span_attrs]` struct.
     pub fn attrs<A: SpanAttributes + ?Sized>(&mut self, group: &A) {
+        self.out.reserve(group.attribute_count());
         group.record_attributes(self);
     }
 
@@ -111,7 +124,7 @@ impl<'a> Recorder<'a> {
 /// Useful to put a group on something that is not a span: a resource, a metric, a log.
 pub fn attributes_of<A: SpanAttributes + ?Sized>(group: &A) -> Vec<KeyValue> {
     let mut out = Vec::new();
-    group.record_attributes(&mut Recorder::new(&mut out));
+    Recorder::new(&mut out).attrs(group);
     out
 }
 

@@ -5,6 +5,13 @@
 //!
 //! - `on_end` only tries to enqueue: a full queue drops the span (counted), never blocks the
 //!   application thread, and memory stays bounded by the queue size;
+//! - the batching thread sleeps on its control channel, never on the span queue: enqueueing a
+//!   span is a few atomic operations and wakes no thread, except one span in every batch's worth
+//!   (the largest power of two up to `max_export_batch_size`), which sends the batching thread
+//!   a wake-up: one system call per batch instead of one per span;
+//! - every queued span is accounted for exactly once, as exported or dropped, even when a
+//!   shutdown gives up on an export that is still running (the spans it could not wait for are
+//!   written off as dropped then, and not counted again if the export finishes later);
 //! - the batching thread sends a batch when it is full or the delay has passed, then waits at
 //!   most the export timeout for the export thread's answer; an export still running then is
 //!   abandoned (its spans counted as dropped), and while it runs, at most one more batch waits
@@ -14,11 +21,9 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{
-    self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError, TrySendError,
-};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -31,11 +36,10 @@ use opentelemetry_sdk::Resource;
 use crate::config::BatchSettings;
 use crate::diagnostics::COUNTERS;
 
-/// How often the batching thread looks for flush and shutdown requests while idle.
-const TICK: Duration = Duration::from_millis(50);
-
 /// A request to the batching thread.
 enum Control {
+    /// A full batch is waiting in the queue.
+    Wake,
     Flush(Sender<OTelSdkResult>),
     Shutdown(Sender<OTelSdkResult>),
     Resource(Resource),
@@ -52,7 +56,12 @@ enum Job {
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
     spans: SyncSender<SpanData>,
-    control: Mutex<Sender<Control>>,
+    /// Spans queued and not yet exported or dropped.
+    unresolved: Arc<Unresolved>,
+    /// The span that brings `unresolved` to a multiple of this (a power of two) wakes the
+    /// batching thread.
+    wake_mask: u64,
+    control: Sender<Control>,
     shut_down: AtomicBool,
 }
 
@@ -68,11 +77,13 @@ impl BatchProcessor {
         let (control, requests) = mpsc::channel();
         // Capacity 1: one batch may wait behind a running export, no more.
         let (jobs, work) = mpsc::sync_channel(1);
+        let unresolved = Arc::new(Unresolved::default());
         thread::Builder::new()
             .name("maestro-trace-export".to_owned())
             .spawn(move || export_thread(exporter, work))?;
         let batcher = Batcher {
             queue,
+            unresolved: Arc::clone(&unresolved),
             requests,
             jobs,
             settings,
@@ -84,7 +95,9 @@ impl BatchProcessor {
             .spawn(move || batcher.run())?;
         Ok(BatchProcessor {
             spans,
-            control: Mutex::new(control),
+            unresolved,
+            wake_mask: wake_mask(settings.max_export_batch_size),
+            control,
             shut_down: AtomicBool::new(false),
         })
     }
@@ -96,11 +109,7 @@ impl BatchProcessor {
         timeout: Duration,
     ) -> OTelSdkResult {
         let (reply, answer) = mpsc::channel();
-        let sent = self
-            .control
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(make(reply));
+        let sent = self.control.send(make(reply));
         if sent.is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
@@ -125,15 +134,23 @@ impl SpanProcessor for BatchProcessor {
             COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        // Counted before it is sent: the batching thread may resolve it at once.
+        let unresolved = self.unresolved.0.fetch_add(1, Ordering::AcqRel) + 1;
         match self.spans.try_send(span) {
             Ok(()) => {
                 COUNTERS.queued.fetch_add(1, Ordering::Relaxed);
+                if unresolved & self.wake_mask == 0 {
+                    // A closed channel means the batching thread is gone: nothing to wake.
+                    let _ = self.control.send(Control::Wake);
+                }
             }
             Err(TrySendError::Full(_)) => {
+                self.unresolved.resolve(1);
                 COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
                 COUNTERS.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
             }
             Err(TrySendError::Disconnected(_)) => {
+                self.unresolved.resolve(1);
                 COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -147,21 +164,25 @@ impl SpanProcessor for BatchProcessor {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        self.request(Control::Shutdown, timeout)
+        let result = self.request(Control::Shutdown, timeout);
+        if result.is_err() {
+            // Whatever is still queued or being exported will not be waited for: count it as
+            // dropped now, and the batching thread will not count it again.
+            let written_off = self.unresolved.0.swap(0, Ordering::AcqRel);
+            COUNTERS.dropped.fetch_add(written_off, Ordering::Relaxed);
+        }
+        result
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        let _ = self
-            .control
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .send(Control::Resource(resource.clone()));
+        let _ = self.control.send(Control::Resource(resource.clone()));
     }
 }
 
 /// The batching thread's state.
 struct Batcher {
     queue: Receiver<SpanData>,
+    unresolved: Arc<Unresolved>,
     requests: Receiver<Control>,
     jobs: SyncSender<Job>,
     settings: BatchSettings,
@@ -175,9 +196,12 @@ impl Batcher {
         let mut batch: Vec<SpanData> = Vec::with_capacity(self.settings.max_export_batch_size);
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
         loop {
-            match self.requests.try_recv() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.requests.recv_timeout(wait) {
+                Ok(Control::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Ok(Control::Flush(reply)) => {
                     let _ = reply.send(self.drain(&mut batch));
+                    continue;
                 }
                 Ok(Control::Shutdown(reply)) => {
                     let drained = self.drain(&mut batch);
@@ -202,37 +226,37 @@ impl Batcher {
                 }
                 Ok(Control::Resource(resource)) => {
                     let _ = self.jobs.send(Job::Resource(resource));
+                    continue;
                 }
                 // The processor is gone without a shutdown: send what is left and stop.
-                Err(TryRecvError::Disconnected) => {
-                    let _ = self.drain(&mut batch);
-                    return;
-                }
-                Err(TryRecvError::Empty) => {}
-            }
-            let wait = deadline.saturating_duration_since(Instant::now()).min(TICK);
-            match self.queue.recv_timeout(wait) {
-                Ok(span) => {
-                    batch.push(span);
-                    if batch.len() >= self.settings.max_export_batch_size {
-                        let _ = self.export(&mut batch);
-                        deadline = Instant::now() + self.settings.scheduled_delay;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if Instant::now() >= deadline {
-                        if !batch.is_empty() {
-                            let _ = self.export(&mut batch);
-                        }
-                        deadline = Instant::now() + self.settings.scheduled_delay;
-                    }
-                }
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = self.drain(&mut batch);
                     return;
                 }
             }
+            // Send every full batch waiting in the queue; keep the rest until the deadline.
+            while self.fill(&mut batch) {
+                let _ = self.export(&mut batch);
+                deadline = Instant::now() + self.settings.scheduled_delay;
+            }
+            if Instant::now() >= deadline {
+                if !batch.is_empty() {
+                    let _ = self.export(&mut batch);
+                }
+                deadline = Instant::now() + self.settings.scheduled_delay;
+            }
         }
+    }
+
+    /// Moves queued spans into `batch` up to the batch size; whether the batch is full.
+    fn fill(&self, batch: &mut Vec<SpanData>) -> bool {
+        while batch.len() < self.settings.max_export_batch_size {
+            match self.queue.try_recv() {
+                Ok(span) => batch.push(span),
+                Err(_) => break,
+            }
+        }
+        batch.len() >= self.settings.max_export_batch_size
     }
 
     /// Exports everything queued now, in batches. After a failed export the rest is dropped
@@ -240,12 +264,7 @@ impl Batcher {
     /// backend, and a flush or shutdown must not take a timeout per batch.
     fn drain(&self, batch: &mut Vec<SpanData>) -> OTelSdkResult {
         loop {
-            while batch.len() < self.settings.max_export_batch_size {
-                match self.queue.try_recv() {
-                    Ok(span) => batch.push(span),
-                    Err(_) => break,
-                }
-            }
+            self.fill(batch);
             if batch.is_empty() {
                 return Ok(());
             }
@@ -254,6 +273,7 @@ impl Batcher {
                 while self.queue.try_recv().is_ok() {
                     rest += 1;
                 }
+                let rest = self.unresolved.resolve(rest);
                 COUNTERS.dropped.fetch_add(rest, Ordering::Relaxed);
                 return Err(error);
             }
@@ -297,15 +317,41 @@ impl Batcher {
         };
         match &outcome {
             Ok(()) => {
+                let count = self.unresolved.resolve(count);
                 COUNTERS.exported.fetch_add(count, Ordering::Relaxed);
             }
             Err(error) => {
+                let count = self.unresolved.resolve(count);
                 let timed_out = matches!(error, OTelSdkError::Timeout(_));
                 COUNTERS.export_failed(count, self.name, &error.to_string(), timed_out);
             }
         }
         outcome
     }
+}
+
+/// Spans queued and not yet counted as exported or dropped.
+#[derive(Debug, Default)]
+struct Unresolved(AtomicU64);
+
+impl Unresolved {
+    /// Takes `spans` off the count and returns how many of them were still on it: after a
+    /// shutdown wrote the rest off as dropped, none are, and none are counted twice.
+    fn resolve(&self, spans: u64) -> u64 {
+        let before = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(spans))
+            })
+            .unwrap_or_else(|n| n);
+        before.min(spans)
+    }
+}
+
+/// The mask of the largest power of two not above `batch_size` (at least 1).
+fn wake_mask(batch_size: usize) -> u64 {
+    let batch_size = batch_size.max(1) as u64;
+    (1u64 << (63 - batch_size.leading_zeros())) - 1
 }
 
 fn stopped() -> OTelSdkError {

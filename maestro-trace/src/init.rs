@@ -14,7 +14,7 @@ use crate::batch::BatchProcessor;
 use crate::config::{BatchSettings, Exporter, ExporterChoice, SpanLimits, TracingConfig};
 use crate::error::{InitError, ShutdownError};
 use crate::export::ConsoleExporter;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::{self, Pipeline, SamplerHints};
 use crate::processor::TruncatingProcessor;
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
@@ -63,13 +63,16 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
 
     // From here on the guard owns INITIALIZED: an error drops it, which releases it.
     let limits = config.limits;
+    let sampling = config.effective_sampling();
+    let hints = SamplerHints::of(&sampling);
+    let sampler = crate::sampling::sampler(
+        &sampling,
+        &config.effective_service_name(),
+        &mut guard.runtime,
+    )?;
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resource(&config))
-        .with_sampler(crate::sampling::sampler(
-            &config.effective_sampling(),
-            &config.effective_service_name(),
-            &mut guard.runtime,
-        )?)
+        .with_sampler(sampler)
         .with_span_limits(sdk_limits(&limits));
     let choice = match config.exporter.take() {
         Some(choice) => choice,
@@ -111,7 +114,7 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
     opentelemetry::global::set_text_map_propagator(crate::propagation::composite(
         &config.effective_propagators(),
     ));
-    pipeline::install(Some(Pipeline::new(provider.clone())));
+    pipeline::install(Some(Pipeline::new(provider.clone(), hints)));
     guard.provider = Some(provider);
     Ok(guard)
 }

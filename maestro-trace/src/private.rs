@@ -37,6 +37,12 @@ pub fn attr<V: AttributeValue + ?Sized>(recorder: &mut Recorder<'_>, key: &'stat
     recorder.attr(key, value);
 }
 
+/// Records a `key = "literal"` attribute without copying the string.
+#[inline(always)]
+pub fn attr_static(recorder: &mut Recorder<'_>, key: &'static str, value: &'static str) {
+    recorder.attr_static(key, value);
+}
+
 /// Records a bare `attrs(arg)` argument.
 #[inline(always)]
 pub fn arg<A: RecordArg + ?Sized>(recorder: &mut Recorder<'_>, name: &'static str, value: &A) {

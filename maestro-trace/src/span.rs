@@ -12,7 +12,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
-    Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
+    Span as _, SpanBuilder, SpanId, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
 };
 use opentelemetry::{Context, ContextGuard, KeyValue};
 use pin_project_lite::pin_project;
@@ -50,6 +50,10 @@ pub const PANIC_TYPE: &str = "panic";
 pub struct Span {
     /// The context holding the span; `None` when tracing is off or once the span has ended.
     cx: Option<Context>,
+    /// Whether the span in `cx` is this value's own. Not for a child of an unsampled parent
+    /// under a parent-based sampler: that child would be dropped, so it is never created; it
+    /// carries the parent's context on instead, records nothing and ends nothing.
+    owned: bool,
 }
 
 /// What the macros know about a span at compile time.
@@ -62,14 +66,20 @@ pub struct SpanMeta {
     pub kind: SpanKind,
     /// Start a new trace instead of a child of the current span.
     pub root: bool,
-    /// How many attributes the span records (a capacity hint).
+    /// How many entries its attribute list has (0: nothing to record).
     pub attrs: usize,
+    /// How many of them are `key = value` entries (the initial capacity; a bare argument that
+    /// is an attribute struct reserves room for its own attributes).
+    pub keyed: usize,
 }
 
 impl Span {
     /// A span that records nothing: what every macro yields while tracing is disabled.
     pub const fn none() -> Span {
-        Span { cx: None }
+        Span {
+            cx: None,
+            owned: false,
+        }
     }
 
     /// Starts a span described by `meta`; `record` runs only if the span is sampled.
@@ -82,35 +92,80 @@ impl Span {
     }
 
     fn start_enabled(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
-        let Some(tracer) = pipeline::with_tracer(Clone::clone) else {
+        let Some(active) = pipeline::active() else {
             return Span::none();
         };
         let parent = Context::current();
-        let builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
-        let mut span = if meta.root {
-            tracer.build_with_context(builder, &Context::new())
-        } else {
-            tracer.build_with_context(builder, &parent)
+        let sampled_for_sure = {
+            let parent_span = parent.span();
+            let parent_context =
+                Some(parent_span.span_context()).filter(|sc| !meta.root && sc.is_valid());
+            if parent_context.is_some_and(|sc| !sc.is_sampled())
+                && active.hints.drops_unsampled_children
+            {
+                // The sampler would drop this span: skip building it, allocate nothing, and
+                // keep the parent's (unsampled) context current for the body.
+                return Span {
+                    cx: Some(parent),
+                    owned: false,
+                };
+            }
+            active.hints.samples(parent_context)
         };
-        if span.is_recording() && meta.attrs > 0 {
-            let mut attributes = Vec::with_capacity(meta.attrs);
+        let mut builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
+        let mut record = Some(record);
+        if sampled_for_sure && meta.attrs > 0 {
+            // Known to be sampled: the attributes go into the span as it is built, in the one
+            // buffer the span keeps (no second buffer, no attribute-by-attribute copy).
+            if let Some(record) = record.take() {
+                let mut attributes = Vec::with_capacity(meta.keyed);
+                record(&mut Recorder::new(&mut attributes));
+                builder.attributes = Some(attributes);
+            }
+        }
+        let mut span = if meta.root {
+            active.tracer.build_with_context(builder, &Context::new())
+        } else {
+            active.tracer.build_with_context(builder, &parent)
+        };
+        if !span.is_recording() {
+            // Not sampled: children and outgoing requests need its span context only, which
+            // the context holds without boxing a span that records nothing.
+            let span_context = span.span_context().clone();
+            return Span {
+                cx: Some(parent.with_remote_span_context(span_context)),
+                owned: true,
+            };
+        }
+        if let Some(record) = record.filter(|_| meta.attrs > 0) {
+            // Sampled after all (e.g. by a ratio): record now.
+            let mut attributes = Vec::with_capacity(meta.keyed);
             record(&mut Recorder::new(&mut attributes));
             span.set_attributes(attributes);
         }
         Span {
             cx: Some(parent.with_span(span)),
+            owned: true,
         }
     }
 
     /// A span whose context was started elsewhere in the crate (server and client spans).
     #[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
     pub(crate) fn from_context(cx: Context) -> Span {
-        Span { cx: Some(cx) }
+        Span {
+            cx: Some(cx),
+            owned: true,
+        }
+    }
+
+    /// The context of this span if the span is this value's own (see [`Span::owned`]).
+    fn own(&self) -> Option<&Context> {
+        self.cx.as_ref().filter(|_| self.owned)
     }
 
     /// Whether this span is sampled and records what is set on it.
     pub fn is_recording(&self) -> bool {
-        self.cx.as_ref().is_some_and(|cx| cx.span().is_recording())
+        self.own().is_some_and(|cx| cx.span().is_recording())
     }
 
     /// The OpenTelemetry context carrying this span, to hand to raw `opentelemetry` code or a
@@ -136,14 +191,14 @@ impl Span {
 
     /// Records every attribute of a `#[span_attrs]` struct on this span.
     pub fn record<A: SpanAttributes + ?Sized>(&self, group: &A) {
-        if let Some(cx) = &self.cx {
+        if let Some(cx) = self.own() {
             record_on(cx, group);
         }
     }
 
     /// Sets one attribute on this span (`None` values are omitted).
     pub fn set_attribute<V: AttributeValue + ?Sized>(&self, key: &'static str, value: &V) {
-        if let Some(cx) = &self.cx {
+        if let Some(cx) = self.own() {
             let span = cx.span();
             if span.is_recording() {
                 let mut out = Vec::with_capacity(1);
@@ -156,7 +211,7 @@ impl Span {
     /// Records `error` on this span: an `exception` event (`exception.type`, `exception.message`)
     /// and status Error with the error's message.
     pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
-        if let Some(cx) = &self.cx {
+        if let Some(cx) = self.own() {
             mark_error(cx, std::any::type_name::<E>(), error.to_string());
         }
     }
@@ -166,15 +221,25 @@ impl Span {
         self.end_in_place();
     }
 
+    /// Takes the span out for ending, if it is this value's own to end.
+    #[inline]
+    fn take_own(&mut self) -> Option<Context> {
+        let cx = self.cx.take()?;
+        self.owned.then_some(cx)
+    }
+
+    #[inline]
     fn end_in_place(&mut self) {
-        if let Some(cx) = self.cx.take() {
-            cx.span().end();
+        if self.cx.is_some() {
+            if let Some(cx) = self.take_own() {
+                end(cx);
+            }
         }
     }
 
     /// Ends the span with status Error and an `exception` event for the panic being unwound.
     fn end_panicked(&mut self) {
-        if let Some(cx) = self.cx.take() {
+        if let Some(cx) = self.take_own() {
             let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
             mark_error(&cx, PANIC_TYPE, message);
             cx.span().end();
@@ -182,16 +247,32 @@ impl Span {
     }
 
     /// Ends a span whose future was dropped before completing, with a `cancelled` event.
+    #[inline]
     fn end_cancelled(&mut self) {
-        if let Some(cx) = self.cx.take() {
-            let span = cx.span();
-            span.add_event(CANCELLED_EVENT, Vec::new());
-            span.end();
+        if self.cx.is_some() {
+            if let Some(cx) = self.take_own() {
+                cancel(cx);
+            }
         }
     }
 }
 
+/// Ends the span in `cx` (out of line: the disabled path stays a test of `None`).
+#[inline(never)]
+fn end(cx: Context) {
+    cx.span().end();
+}
+
+/// Ends the span in `cx` with a `cancelled` event.
+#[inline(never)]
+fn cancel(cx: Context) {
+    let span = cx.span();
+    span.add_event(CANCELLED_EVENT, Vec::new());
+    span.end();
+}
+
 impl Drop for Span {
+    #[inline]
     fn drop(&mut self) {
         self.end_in_place();
     }
@@ -226,10 +307,16 @@ fn record_on<A: SpanAttributes + ?Sized>(cx: &Context, group: &A) {
 ///
 /// Used by `#[traced]` on synchronous functions. It is `!Send`, so it cannot live across an
 /// `.await` in a spawned task.
+///
+/// The scope keeps no handle on the span: the context is moved into the thread's current
+/// context (no clone), and the span is ended from there when the scope drops, identified by
+/// its span id.
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct SpanScope {
-    span: Span,
+    /// The id of the span this scope ends; `None` when there is nothing to end (tracing off,
+    /// or a child of an unsampled parent that was never created).
+    ends: Option<SpanId>,
     /// Whether the thread was already unwinding when the scope began (a span started inside a
     /// destructor during a panic must not blame itself for that panic).
     unwinding_at_entry: bool,
@@ -238,27 +325,52 @@ pub struct SpanScope {
 
 impl SpanScope {
     /// Makes `span` current until the scope drops.
-    pub fn enter(span: Span) -> SpanScope {
-        let attached = span.cx.as_ref().map(|cx| cx.clone().attach());
-        SpanScope {
-            unwinding_at_entry: attached.is_some() && std::thread::panicking(),
-            span,
-            _attached: attached,
+    #[inline]
+    pub fn enter(mut span: Span) -> SpanScope {
+        match span.cx.take() {
+            None => SpanScope {
+                ends: None,
+                unwinding_at_entry: false,
+                _attached: None,
+            },
+            Some(cx) => SpanScope::attach(cx, span.owned),
         }
     }
 
-    /// The span of this scope (to record a result on it before it ends).
-    pub fn span(&self) -> &Span {
-        &self.span
+    fn attach(cx: Context, owned: bool) -> SpanScope {
+        let ends = owned.then(|| cx.span().span_context().span_id());
+        SpanScope {
+            ends,
+            unwinding_at_entry: std::thread::panicking(),
+            _attached: Some(cx.attach()),
+        }
+    }
+
+    /// Ends the span, which is the current one unless the body attached a context and leaked
+    /// its guard; then the span ends when its context is released, just after this.
+    #[inline(never)]
+    fn end(&mut self) {
+        let ends = self.ends.take();
+        let panicked = !self.unwinding_at_entry && std::thread::panicking();
+        Context::map_current(|cx| {
+            let span = cx.span();
+            if Some(span.span_context().span_id()) == ends {
+                if panicked {
+                    let message =
+                        pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
+                    mark_error(cx, PANIC_TYPE, message);
+                }
+                span.end();
+            }
+        });
     }
 }
 
 impl Drop for SpanScope {
+    #[inline]
     fn drop(&mut self) {
-        if self.span.cx.is_some() && !self.unwinding_at_entry && std::thread::panicking() {
-            self.span.end_panicked();
-        } else {
-            self.span.end_in_place();
+        if self.ends.is_some() {
+            self.end();
         }
         // `_attached` drops after this, restoring the previous current context.
     }

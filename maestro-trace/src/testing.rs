@@ -26,7 +26,7 @@ use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider, SpanData};
 
 use crate::config::Propagator;
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::{self, Pipeline, SamplerHints};
 use crate::tree::{self, TreeStyle};
 
 static CAPTURE_LOCK: Mutex<()> = Mutex::new(());
@@ -40,12 +40,13 @@ pub fn capture() -> Capture {
 /// test what an unsampled call costs or evaluates).
 pub fn capture_with_sampler(sampler: Sampler) -> Capture {
     let lock = CAPTURE_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let hints = SamplerHints::of_sdk(&sampler);
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_sampler(sampler)
         .with_simple_exporter(exporter.clone())
         .build();
-    let previous = pipeline::install(Some(Pipeline::new(provider.clone())));
+    let previous = pipeline::install(Some(Pipeline::new(provider.clone(), hints)));
     // Propagation as `init` sets it up by default, so tests of incoming and outgoing context
     // (middleware, clients) see what a service would.
     opentelemetry::global::set_text_map_propagator(crate::propagation::composite(&[
