@@ -9,7 +9,10 @@
 //! error), `POST /training/jobs`, `POST /models/{id}/deploy`, `POST /predictions` (every third
 //! request fails with the guide's `Model version v2.0 not found in registry`), and
 //! `GET /health` (excluded from tracing). The environment configures everything else
-//! (`OTEL_TRACES_EXPORTER`, `JAEGER_AGENT_HOST`, `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`, ...).
+//! (`OTEL_TRACES_EXPORTER`, `JAEGER_AGENT_HOST`, `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`, ...);
+//! `PORT` picks the port. On SIGTERM or Ctrl-C the service finishes its requests, flushes its
+//! spans and writes the export counters to stderr, one line:
+//! `maestro-ml-api: trace export: spans_queued=.. spans_exported=.. spans_dropped=.. ...`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -390,22 +393,29 @@ async fn main() -> std::io::Result<()> {
 
     if demo {
         run_demo(store).await?;
-    } else {
-        let middleware = middleware()?;
-        let port = std::env::var("PORT")
-            .ok()
-            .and_then(|p| p.parse::<u16>().ok())
-            .unwrap_or(8000);
-        println!("maestro-ml-api on http://127.0.0.1:{port}");
-        HttpServer::new(move || {
-            App::new()
-                .app_data(store.clone())
-                .wrap(middleware.clone())
-                .configure(routes)
-        })
-        .bind(("127.0.0.1", port))?
-        .run()
-        .await?;
+        return tracing.shutdown().map_err(std::io::Error::other);
     }
-    tracing.shutdown().map_err(std::io::Error::other)
+    let middleware = middleware()?;
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(8000);
+    println!("maestro-ml-api on http://127.0.0.1:{port}");
+    HttpServer::new(move || {
+        App::new()
+            .app_data(store.clone())
+            .wrap(middleware.clone())
+            .configure(routes)
+    })
+    .bind(("127.0.0.1", port))?
+    .run()
+    .await?;
+    // Stopped (SIGTERM, SIGINT): flush, then log what happened to the spans, so a Jaeger
+    // outage shows in the service's own log as counted drops.
+    let shutdown = tracing.shutdown();
+    eprintln!(
+        "maestro-ml-api: trace export: {}",
+        maestro_trace::diagnostics()
+    );
+    shutdown.map_err(std::io::Error::other)
 }

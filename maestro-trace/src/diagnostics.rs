@@ -8,6 +8,7 @@
 //! );
 //! ```
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -31,6 +32,34 @@ pub struct Diagnostics {
     pub export_timeouts: u64,
     /// The last export error, as the exporter described it.
     pub last_error: Option<String>,
+}
+
+/// One log line of `key=value` pairs, named as the fields, the last error quoted (omitted when
+/// there is none): what a service writes when it stops, so that lost spans show in its log.
+///
+/// ```
+/// let line = maestro_trace::diagnostics().to_string();
+/// assert!(line.starts_with("spans_queued="));
+/// assert!(line.contains(" spans_dropped_queue_full="));
+/// ```
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spans_queued={} spans_exported={} spans_dropped={} spans_dropped_queue_full={} \
+             export_errors={} export_timeouts={}",
+            self.spans_queued,
+            self.spans_exported,
+            self.spans_dropped,
+            self.spans_dropped_queue_full,
+            self.export_errors,
+            self.export_timeouts
+        )?;
+        match &self.last_error {
+            Some(error) => write!(f, " last_error={error:?}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The live counters behind [`diagnostics`].

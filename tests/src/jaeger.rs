@@ -1,5 +1,6 @@
 //! A real Jaeger v2 (all-in-one, in-memory storage) on free loopback ports, for end-to-end
-//! tests: start it, export to one of its receivers, query its HTTP API for what arrived.
+//! tests: start it, export to one of its receivers, query its HTTP API for what arrived; kill,
+//! restart (same ports) or freeze it to make an outage.
 //!
 //! The binary is built by `.ci/jaeger.sh` (pinned, cached under the user's cache dir); point
 //! `MAESTRO_JAEGER_BIN` at it or leave it in the default cache location. A missing binary is a
@@ -22,10 +23,13 @@ pub const SAMPLING_STRATEGIES: &str = r#"{
   "service_strategies": [{"service": "remote-never", "type": "probabilistic", "param": 0.0}]
 }"#;
 
-/// A running Jaeger, killed when dropped.
+/// A running Jaeger, killed when dropped. It can be stopped, restarted on the same ports, and
+/// paused (outage tests).
 #[derive(Debug)]
 pub struct Jaeger {
-    child: Child,
+    /// The process; `None` while stopped.
+    child: Option<Child>,
+    bin: PathBuf,
     dir: PathBuf,
     /// OTLP gRPC receiver, `http://127.0.0.1:PORT`.
     pub otlp_grpc: String,
@@ -168,24 +172,11 @@ exporters:
     trace_storage: memstore
 "#
         );
-        let config_path = dir.join("config.yaml");
-        std::fs::write(&config_path, config).map_err(|e| format!("write config: {e}"))?;
-        let log = std::fs::File::create(dir.join("jaeger.log")).map_err(|e| format!("log: {e}"))?;
-        let log_for_stdout = log.try_clone().map_err(|e| format!("log: {e}"))?;
-        let child = Command::new(bin)
-            // Jaeger traces itself through the OpenTelemetry SDK's environment: keep a test
-            // Jaeger from sending to whatever listens on the default localhost:4317.
-            .env("OTEL_TRACES_EXPORTER", "none")
-            .env("OTEL_SDK_DISABLED", "true")
-            .arg("--config")
-            .arg(format!("file:{}", config_path.display()))
-            .stdin(Stdio::null())
-            .stdout(log_for_stdout)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| format!("could not start {}: {e}", bin.display()))?;
+        std::fs::write(dir.join("config.yaml"), config)
+            .map_err(|e| format!("write config: {e}"))?;
         let mut jaeger = Jaeger {
-            child,
+            child: None,
+            bin: bin.to_owned(),
             dir,
             otlp_grpc: format!("http://127.0.0.1:{grpc}"),
             otlp_http: format!("http://127.0.0.1:{http}"),
@@ -199,22 +190,107 @@ exporters:
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
         };
+        // On failure `jaeger` is dropped: the process is killed and its directory removed.
+        jaeger.launch()?;
+        Ok(jaeger)
+    }
+
+    /// Starts the process from the written config (its log appended to `jaeger.log`) and waits
+    /// until it reports healthy; on failure the process is gone and the log says why.
+    fn launch(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("jaeger.log"))
+            .map_err(|e| format!("log: {e}"))?;
+        let log_for_stdout = log.try_clone().map_err(|e| format!("log: {e}"))?;
+        let child = Command::new(&self.bin)
+            // Jaeger traces itself through the OpenTelemetry SDK's environment: keep a test
+            // Jaeger from sending to whatever listens on the default localhost:4317.
+            .env("OTEL_TRACES_EXPORTER", "none")
+            .env("OTEL_SDK_DISABLED", "true")
+            .arg("--config")
+            .arg(format!("file:{}", self.dir.join("config.yaml").display()))
+            .stdin(Stdio::null())
+            .stdout(log_for_stdout)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", self.bin.display()))?;
+        let child = self.child.insert(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(Some(status)) = jaeger.child.try_wait() {
-                return Err(format!("Jaeger exited ({status}):\n{}", jaeger.log()));
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Err(format!("Jaeger exited ({status}):\n{}", self.log()));
             }
-            let healthy = jaeger
+            let healthy = self
                 .client
-                .get(&jaeger.health)
+                .get(&self.health)
                 .send()
                 .is_ok_and(|r| r.status().is_success());
             if healthy {
-                return Ok(jaeger);
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!("not healthy within 30 s:\n{}", jaeger.log()))
+        self.stop();
+        Err(format!("not healthy within 30 s:\n{}", self.log()))
+    }
+
+    /// Kills Jaeger (an outage: its ports close, what it stored is gone). [`Jaeger::restart`]
+    /// brings it back on the same ports.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts Jaeger again on the same ports, so that a running application finds it at the
+    /// endpoint it was given, and waits until it is healthy. Empty: storage is in memory.
+    ///
+    /// # Panics
+    /// If it does not become healthy in 5 attempts, e.g. because another process took one of
+    /// its ports while it was down (with its log).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            match self.launch() {
+                Ok(()) => return,
+                Err(log) => last_log = log,
+            }
+            // A port still held (e.g. by the old process's last socket) frees up shortly.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("Jaeger did not come back on its ports in 5 attempts; its log:\n{last_log}");
+    }
+
+    /// Freezes Jaeger (SIGSTOP): its ports keep accepting connections, nothing answers; the
+    /// endpoint that hangs. [`Jaeger::resume`] thaws it.
+    ///
+    /// # Panics
+    /// If Jaeger is stopped or the signal cannot be sent.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a paused Jaeger (SIGCONT).
+    ///
+    /// # Panics
+    /// If Jaeger is stopped or the signal cannot be sent.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("Jaeger is running").id();
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("kill {signal} {pid}: {e}"));
+        assert!(status.success(), "kill {signal} {pid}: {status}");
     }
 
     /// Jaeger's own log so far (for failure messages).
@@ -300,8 +376,7 @@ exporters:
 
 impl Drop for Jaeger {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -149,6 +149,33 @@ fn a_backend_that_never_answers_costs_dropped_spans_not_a_blocked_caller() {
 }
 
 #[test]
+fn a_shutdown_that_gives_up_counts_what_it_left_behind_as_dropped() {
+    let _serial = serial();
+    let before = diagnostics();
+    // The export timeout is far longer than the shutdown's: the shutdown cannot wait for the
+    // hung export, and the spans in it and behind it must still be accounted for.
+    let guard = init(
+        TracingConfig::default()
+            .span_exporter(Hanging)
+            .batch_size(16)
+            .batch_delay(Duration::from_millis(10))
+            .export_timeout(Duration::from_secs(30))
+            .shutdown_timeout(Duration::from_millis(300)),
+    )
+    .expect("init");
+    emit(40);
+    std::thread::sleep(Duration::from_millis(100)); // the first batch is now stuck exporting
+    assert!(guard.shutdown().is_err(), "the shutdown gave up");
+    let d = delta(&before, &diagnostics());
+    assert_eq!(d.spans_queued, 40, "{d:?}");
+    assert_eq!(d.spans_exported, 0, "{d:?}");
+    assert_eq!(
+        d.spans_dropped, 40,
+        "every unexported span counted as dropped: {d:?}"
+    );
+}
+
+#[test]
 fn an_unreachable_backend_is_reported_once_not_once_per_batch() {
     let _serial = serial();
     // A port nothing listens on.
