@@ -1,0 +1,102 @@
+//! Time per call of one instrumented function, for maestro-trace and its peers, in one run.
+//!
+//! Groups are pipelines ([`Setup::name`]: `maestro_sampled`, `sdk_in_span`, `tracing_otel`, ...);
+//! the functions in each are the variants (`sync`, `async`, `nested`, `attrs3`, `struct`).
+//! `benches/scripts/report.py` reads the medians criterion writes under
+//! `target/criterion/<group>/<variant>/new/estimates.json`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Bencher, Criterion};
+use maestro_trace_benches::{model, Installed, Setup, VARIANTS};
+
+/// Times `iters` calls of `call`, starting a new root every `calls_per_root` calls where the
+/// row needs one (fastrace).
+fn iter_calls(b: &mut Bencher<'_>, installed: &Installed, call: &dyn Fn(u64) -> u64) {
+    b.iter_custom(|iters| {
+        let start = Instant::now();
+        let mut i = 0;
+        while i < iters {
+            let _root = installed.root();
+            let end = iters.min(i.saturating_add(installed.calls_per_root()));
+            while i < end {
+                black_box(call(black_box(i)));
+                i += 1;
+            }
+        }
+        start.elapsed()
+    });
+}
+
+/// The `async` variant: `iters` awaited calls inside one `block_on` of a current-thread runtime.
+fn iter_async(b: &mut Bencher<'_>, installed: &Installed, rt: &tokio::runtime::Runtime) {
+    b.iter_custom(|iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            let mut i = 0;
+            while i < iters {
+                let _root = installed.root();
+                let end = iters.min(i.saturating_add(installed.calls_per_root()));
+                while i < end {
+                    black_box(installed.call_async(black_box(i)).await);
+                    i += 1;
+                }
+            }
+            start.elapsed()
+        })
+    });
+}
+
+fn bench_setup(c: &mut Criterion, setup: Setup) {
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("no Tokio runtime: {e}"),
+    };
+    let model = model();
+    let installed = setup.install();
+    let mut group = c.benchmark_group(setup.name());
+    installed.with_library(|lib| {
+        for variant in VARIANTS {
+            group.bench_function(variant, |b| match variant {
+                "sync" => iter_calls(b, &installed, lib.sync),
+                "async" => iter_async(b, &installed, &rt),
+                "nested" => iter_calls(b, &installed, lib.nested),
+                "attrs3" => iter_calls(b, &installed, lib.attrs3),
+                _ => iter_calls(b, &installed, &|_| (lib.with_struct)(black_box(&model))),
+            });
+        }
+    });
+    group.finish();
+    if setup.exports() {
+        // Not a measurement: a check that the rows measured export, not the drop path.
+        installed.flush();
+        std::thread::sleep(Duration::from_millis(500));
+        let d = maestro_trace::diagnostics();
+        eprintln!(
+            "{}: {} spans exported; maestro-trace diagnostics: {} dropped",
+            setup.name(),
+            installed.exported(),
+            d.spans_dropped
+        );
+    }
+}
+
+fn all(c: &mut Criterion) {
+    for setup in Setup::ALL {
+        bench_setup(c, setup);
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = spans;
+    config = config();
+    targets = all
+}
+criterion_main!(spans);

@@ -1,0 +1,209 @@
+//! Allocations and CPU per span, for every row and variant of the criterion suite.
+//!
+//! ```text
+//! cargo run -p maestro-trace-benches --release --bin allocs [-- --calls N] [-- --only ROW/VARIANT]
+//! ```
+//!
+//! - Allocations: a counting global allocator counts the calling thread's allocations and the
+//!   whole process's, over N calls after a warm-up; printed per call.
+//! - CPU: for rows that export, the CPU time of every thread of the process (caller, batch and
+//!   export threads, fastrace's collector) from `/proc/self/task/*/schedstat` (nanoseconds),
+//!   measured from before the calls until the exporter has received every span; the caller's
+//!   own share is read from `/proc/thread-self/schedstat`. Printed per span.
+//!
+//! Output: one JSON object per line (`benches/scripts/report.py` turns it into tables).
+#![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use maestro_trace_benches::{model, spans_per_call, Installed, Setup, VARIANTS};
+
+struct Counting;
+
+static PROCESS_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts. The counters
+// are a relaxed atomic and a const thread-local `Cell` (no lazy initialisation, no allocation).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        PROCESS_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        PROCESS_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        let _ = THREAD_ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged; `ptr` came from this allocator (that is, `System`).
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn thread_allocations() -> u64 {
+    THREAD_ALLOCATIONS.with(Cell::get)
+}
+
+/// Nanoseconds on CPU of one task, from its `schedstat` (first field).
+fn schedstat_ns(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// CPU nanoseconds of every live thread of this process.
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .map(|task| schedstat_ns(&task.path().join("schedstat")))
+        .sum()
+}
+
+fn caller_cpu_ns() -> u64 {
+    schedstat_ns(std::path::Path::new("/proc/thread-self/schedstat"))
+}
+
+/// Runs `calls` calls of `variant` on `installed`, with fastrace's roots where needed.
+fn run(installed: &Installed, rt: &tokio::runtime::Runtime, variant: &str, calls: u64) {
+    let model = model();
+    let chunk = installed.calls_per_root();
+    if variant == "async" {
+        rt.block_on(async {
+            let mut i = 0;
+            while i < calls {
+                let _root = installed.root();
+                let end = calls.min(i.saturating_add(chunk));
+                while i < end {
+                    black_box(installed.call_async(black_box(i)).await);
+                    i += 1;
+                }
+            }
+        });
+        return;
+    }
+    installed.with_library(|lib| {
+        let call: &dyn Fn(u64) -> u64 = match variant {
+            "sync" => lib.sync,
+            "nested" => lib.nested,
+            "attrs3" => lib.attrs3,
+            _ => &|_| (lib.with_struct)(black_box(&model)),
+        };
+        let mut i = 0;
+        while i < calls {
+            let _root = installed.root();
+            let end = calls.min(i.saturating_add(chunk));
+            while i < end {
+                black_box(call(black_box(i)));
+                i += 1;
+            }
+        }
+    });
+}
+
+/// Waits until `target` spans have reached the exporter, or `limit` passes.
+fn wait_exported(installed: &Installed, target: u64, limit: Duration) -> u64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        installed.flush();
+        let exported = installed.exported();
+        if exported >= target || Instant::now() >= deadline {
+            return exported;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn main() {
+    let mut calls: u64 = 20_000;
+    let mut only: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--calls", Some(n)) => match n.parse() {
+                Ok(n) => calls = n,
+                Err(_) => return eprintln!("--calls takes a number, not {n:?}"),
+            },
+            ("--only", Some(row)) => only = Some(row),
+            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT]"),
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => return eprintln!("no Tokio runtime: {e}"),
+    };
+    for setup in Setup::ALL {
+        for variant in VARIANTS {
+            let id = format!("{}/{variant}", setup.name());
+            if only.as_ref().is_some_and(|o| *o != id) {
+                continue;
+            }
+            let installed = setup.install();
+            // Warm-up: lazily initialised state (thread locals, channels, the reporter thread).
+            run(&installed, &rt, variant, 2_000);
+            let warm_spans = wait_exported(
+                &installed,
+                if setup.exports() {
+                    2_000 * spans_per_call(variant)
+                } else {
+                    0
+                },
+                Duration::from_secs(10),
+            );
+
+            let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
+            let thread_before = thread_allocations();
+            let cpu_before = process_cpu_ns();
+            let caller_before = caller_cpu_ns();
+            let started = Instant::now();
+            run(&installed, &rt, variant, calls);
+            let caller_ns = caller_cpu_ns() - caller_before;
+            let thread_allocs = thread_allocations() - thread_before;
+            let spans = calls * spans_per_call(variant);
+            let exported = if setup.exports() {
+                wait_exported(&installed, warm_spans + spans, Duration::from_secs(30)) - warm_spans
+            } else {
+                0
+            };
+            let total_ns = process_cpu_ns().saturating_sub(cpu_before);
+            let wall = started.elapsed();
+            let process_allocs = PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - process_before;
+            println!(
+                "{{\"row\":\"{}\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
+                 \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
+                 \"exported\":{exported},\"caller_cpu_ns_per_span\":{:.1},\
+                 \"total_cpu_ns_per_span\":{:.1},\"wall_ms\":{}}}",
+                setup.name(),
+                thread_allocs as f64 / calls as f64,
+                process_allocs as f64 / calls as f64,
+                caller_ns as f64 / spans as f64,
+                if setup.exports() {
+                    total_ns as f64 / spans as f64
+                } else {
+                    0.0
+                },
+                wall.as_millis(),
+            );
+            drop(installed);
+        }
+    }
+}
