@@ -532,9 +532,17 @@ fn expand_traced(
             } else {
                 quote!(async move #block)
             };
+            // With tracing off the body is awaited as it is: no wrapper future to poll through.
+            let inner = local("__mt_inner");
+            // The span (and its attribute expressions) before the body's future, which takes
+            // the arguments by move.
             quote! {
                 let #span = #p::start(#meta, #record);
-                #p::instrument(#inner_future, #span).await
+                let #inner = #inner_future;
+                match #p::started(#span) {
+                    ::core::option::Option::Some(#span) => #p::instrument(#inner, #span).await,
+                    ::core::option::Option::None => #inner.await,
+                }
             }
         }
         Shape::ReturnsAsyncBlock => {

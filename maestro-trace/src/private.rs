@@ -17,6 +17,12 @@ pub fn start(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
     Span::start(meta, record)
 }
 
+/// `span`, unless it is the empty span of disabled tracing (then nothing is left to drop).
+#[inline(always)]
+pub fn started(span: Span) -> Option<Span> {
+    span.started()
+}
+
 /// Runs `future` inside `span` (the async half of `#[traced]`).
 #[inline(always)]
 pub fn instrument<F: Future>(future: F, span: Span) -> InSpan<F> {

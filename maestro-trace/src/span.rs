@@ -163,6 +163,18 @@ impl Span {
         self.cx.as_ref().filter(|_| self.owned)
     }
 
+    /// `self`, unless it is empty (tracing off): then it is forgotten, which skips running its
+    /// destructor for nothing.
+    #[inline]
+    pub(crate) fn started(self) -> Option<Span> {
+        if self.cx.is_some() {
+            Some(self)
+        } else {
+            std::mem::forget(self);
+            None
+        }
+    }
+
     /// Whether this span is sampled and records what is set on it.
     pub fn is_recording(&self) -> bool {
         self.own().is_some_and(|cx| cx.span().is_recording())
@@ -327,13 +339,17 @@ impl SpanScope {
     /// Makes `span` current until the scope drops.
     #[inline]
     pub fn enter(mut span: Span) -> SpanScope {
-        match span.cx.take() {
+        let cx = span.cx.take();
+        let owned = span.owned;
+        // Empty now: forgetting it skips a destructor call that would find nothing to end.
+        std::mem::forget(span);
+        match cx {
             None => SpanScope {
                 ends: None,
                 unwinding_at_entry: false,
                 _attached: None,
             },
-            Some(cx) => SpanScope::attach(cx, span.owned),
+            Some(cx) => SpanScope::attach(cx, owned),
         }
     }
 
