@@ -1,30 +1,11 @@
 //! With tracing off, a `#[traced]` call, `span!`, `event!` and an instrumented future allocate
 //! nothing. A counting global allocator sees every allocation of this (single-test) binary.
-#![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use maestro_trace::{event, span, traced, TraceFutureExt};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use maestro_trace_tests::counting::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -48,7 +29,7 @@ fn tracing_off_allocates_nothing() {
     // Warm up anything lazily initialised by the test harness itself.
     let _ = score("m", &rows);
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     let mut total = 0.0;
     for _ in 0..1_000 {
         total += score("resnet", &rows);
@@ -62,7 +43,7 @@ fn tracing_off_allocates_nothing() {
             total += v;
         }
     }
-    let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocated = allocations() - before;
     assert_eq!(total, 1_000.0 * (0.75 + 1.0 + 42.0 + 1.0));
     assert_eq!(allocated, 0, "tracing off must not allocate");
 }

@@ -2,33 +2,16 @@
 //! call, `span!` and an instrumented future inside an unsampled request allocate nothing and
 //! evaluate no attribute expression. A counting global allocator sees every allocation of this
 //! (single-test) binary.
-#![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use maestro_trace::sdk::trace::Sampler;
 use maestro_trace::{span, traced, TraceFutureExt};
+use maestro_trace_tests::counting::{allocations, Counting};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 static EVALUATED: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as is.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -71,7 +54,7 @@ fn children_of_an_unsampled_parent_allocate_nothing_and_evaluate_nothing() {
         let _ = score(&rows);
         EVALUATED.store(0, Ordering::SeqCst);
 
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let before = allocations();
         let mut total = 0.0;
         for _ in 0..1_000 {
             total += score(&rows);
@@ -85,7 +68,7 @@ fn children_of_an_unsampled_parent_allocate_nothing_and_evaluate_nothing() {
                 total += v;
             }
         }
-        let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+        let allocated = allocations() - before;
         // The skipped child carries the parent's context on: same trace, not sampled.
         let inner = span!("inner_step");
         (allocated, total, inner.trace_id())
