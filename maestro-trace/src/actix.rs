@@ -20,8 +20,11 @@
 //! propagator `init` installed. Handlers run with it current, so `#[traced]` code inside nests
 //! under it across `.await`s. It ends once the response body has been streamed (or dropped).
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::{ready, Future, Ready};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -30,7 +33,8 @@ use std::time::Instant;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderMap, HeaderName};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::web::Bytes;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{
@@ -345,6 +349,13 @@ impl Settings {
 
     /// The query string with the values of sensitive parameters replaced by `REDACTED`.
     fn redact_query(&self, query: &str) -> String {
+        let sensitive = |pair: &str| {
+            pair.split_once('=')
+                .is_some_and(|(name, _)| self.redacts_param(name))
+        };
+        if !query.split('&').any(sensitive) {
+            return query.to_owned();
+        }
         query
             .split('&')
             .map(|pair| match pair.split_once('=') {
@@ -356,9 +367,24 @@ impl Settings {
     }
 
     fn redacts_param(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        DEFAULT_REDACTED_QUERY_PARAMS.contains(&name.as_str())
-            || self.redacted_query.contains(&name)
+        // The configured names are lowercase.
+        DEFAULT_REDACTED_QUERY_PARAMS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+            || self
+                .redacted_query
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+    }
+
+    /// How many attributes a server span gets at most, hooks aside: the stable request and
+    /// response ones, the captured headers, and the legacy names when enabled.
+    fn attribute_capacity(&self) -> usize {
+        let legacy = match self.semconv {
+            HttpSemconv::Stable => 0,
+            HttpSemconv::StableAndLegacy => 6,
+        };
+        12 + self.request_headers.len() + self.response_headers.len() + legacy
     }
 
     fn redacts(&self, name: &HeaderName) -> bool {
@@ -405,6 +431,7 @@ where
         ready(Ok(TracingService {
             service,
             settings: Rc::new(self.settings.clone()),
+            recent: RecentValues::default(),
         }))
     }
 }
@@ -414,6 +441,53 @@ where
 pub struct TracingService<S> {
     service: S,
     settings: Rc<Settings>,
+    recent: RecentValues,
+}
+
+/// The host, user agent and client address this worker last recorded, shared with the next
+/// request's span when they repeat (they mostly do: one server name, a few callers) instead of
+/// copied into new strings for each span.
+#[derive(Debug, Default)]
+struct RecentValues {
+    host: RefCell<Option<Arc<str>>>,
+    user_agent: RefCell<Option<Arc<str>>>,
+    client: RefCell<Option<(IpAddr, Arc<str>)>>,
+}
+
+impl RecentValues {
+    fn host(&self, host: &str) -> Value {
+        Self::shared(&self.host, host)
+    }
+
+    fn user_agent(&self, agent: &str) -> Value {
+        Self::shared(&self.user_agent, agent)
+    }
+
+    fn client(&self, ip: IpAddr) -> Value {
+        let mut slot = self.client.borrow_mut();
+        let text = match &*slot {
+            Some((last, text)) if *last == ip => Arc::clone(text),
+            _ => {
+                let text = Arc::<str>::from(ip.to_string());
+                *slot = Some((ip, Arc::clone(&text)));
+                text
+            }
+        };
+        Value::from(text)
+    }
+
+    fn shared(slot: &RefCell<Option<Arc<str>>>, text: &str) -> Value {
+        let mut slot = slot.borrow_mut();
+        let shared = match &*slot {
+            Some(last) if **last == *text => Arc::clone(last),
+            _ => {
+                let shared = Arc::<str>::from(text);
+                *slot = Some(Arc::clone(&shared));
+                shared
+            }
+        };
+        Value::from(shared)
+    }
 }
 
 impl fmt::Debug for Settings {
@@ -425,9 +499,27 @@ impl fmt::Debug for Settings {
 /// Reads propagation headers from an actix request.
 struct HeaderExtractor<'a>(&'a HeaderMap);
 
+/// The headers the built-in propagators read, as header names made once: looking a header
+/// up by a `&str` parses (and, for these non-standard names, copies) the name on every call.
+static PROPAGATION_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+    HeaderName::from_static("baggage"),
+    HeaderName::from_static(crate::propagation::UBER_TRACE_ID),
+];
+
+impl HeaderExtractor<'_> {
+    fn values(&self, key: &str) -> std::slice::Iter<'_, HeaderValue> {
+        match PROPAGATION_HEADERS.iter().find(|name| name.as_str() == key) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        }
+    }
+}
+
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        self.values(key).next().and_then(|v| v.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -437,8 +529,7 @@ impl Extractor for HeaderExtractor<'_> {
     /// Every value, so a repeated `traceparent` can be seen (and distrusted).
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
         let values: Vec<&str> = self
-            .0
-            .get_all(key)
+            .values(key)
             .map(|v| v.to_str().unwrap_or_default())
             .collect();
         (!values.is_empty()).then_some(values)
@@ -448,7 +539,8 @@ impl Extractor for HeaderExtractor<'_> {
 /// The server span of one request, until its body has been streamed.
 struct RequestSpan {
     span: Span,
-    start: Instant,
+    /// When the request started, for the legacy `http.response_time_ms` (only in that mode).
+    start: Option<Instant>,
     semconv: HttpSemconv,
     /// The handler panicked (already recorded): a later drop is not a cancellation.
     panicked: std::cell::Cell<bool>,
@@ -461,32 +553,47 @@ impl RequestSpan {
 
     /// Ends the span now (the body finished or was dropped).
     fn finish(self) {
-        if let Some(cx) = self.span.context() {
-            if self.semconv == HttpSemconv::StableAndLegacy {
-                let elapsed = self.start.elapsed().as_secs_f64() * 1e3;
-                cx.span()
-                    .set_attribute(KeyValue::new("http.response_time_ms", elapsed));
-            }
+        if let (Some(cx), Some(start)) = (self.span.context(), self.start) {
+            let elapsed = start.elapsed().as_secs_f64() * 1e3;
+            cx.span()
+                .set_attribute(KeyValue::new("http.response_time_ms", elapsed));
         }
         self.span.end();
     }
 }
 
-fn start_span(req: &ServiceRequest, settings: &Settings) -> Option<RequestSpan> {
+fn start_span(
+    req: &ServiceRequest,
+    settings: &Settings,
+    recent: &RecentValues,
+) -> Option<RequestSpan> {
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(req.headers()))
     });
-    let method = req.method().as_str();
     let route = req.match_pattern();
-    let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
+    let name: Cow<'static, str> = match &route {
+        Some(route) => {
+            let method = req.method().as_str();
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            name.into()
+        }
+        None => match static_method(req.method()) {
+            Some(method) => method.into(),
+            None => req.method().as_str().to_owned().into(),
+        },
     };
     let cx = pipeline::with_tracer(|tracer| {
-        let builder = SpanBuilder::from_name(name).with_kind(SpanKind::Server);
+        // The span keeps this vector for its attributes: sized once for what the request and
+        // response add, instead of regrown while they are set (the sampler still sees none).
+        let builder = SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(Vec::with_capacity(settings.attribute_capacity()));
         let mut span = tracer.build_with_context(builder, &parent);
         if span.is_recording() {
-            span.set_attributes(request_attributes(req, route, settings));
+            span.set_attributes(request_attributes(req, route, settings, recent));
         }
         parent.with_span(span)
     })?;
@@ -498,7 +605,7 @@ fn start_span(req: &ServiceRequest, settings: &Settings) -> Option<RequestSpan> 
     }
     Some(RequestSpan {
         span,
-        start: Instant::now(),
+        start: (settings.semconv == HttpSemconv::StableAndLegacy).then(Instant::now),
         semconv: settings.semconv,
         panicked: std::cell::Cell::new(false),
     })
@@ -508,22 +615,71 @@ fn request_attributes(
     req: &ServiceRequest,
     route: Option<String>,
     settings: &Settings,
+    recent: &RecentValues,
 ) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(16);
-    let method = req.method().as_str().to_owned();
-    let info = req.connection_info();
-    let (host, port) = split_host(info.host());
-    let scheme = info.scheme().to_owned();
-    let client = info
-        .realip_remote_addr()
-        .map(|a| split_host(a).0.to_owned());
-    let path = req.path().to_owned();
-    let query = settings.redact_query(req.query_string());
+    let legacy = settings.semconv == HttpSemconv::StableAndLegacy;
+    let mut attrs = Vec::with_capacity(12 + settings.request_headers.len());
+    // The guide's names, appended after the stable ones (allocates nothing when unused).
+    let mut legacy_attrs = Vec::new();
+    let origin = Origin::of(req);
+    let (host, port) = split_host(&origin.host);
+    let path = req.path();
+    let query = match req.query_string() {
+        "" => None,
+        query => Some(settings.redact_query(query)),
+    };
+
+    let method = match static_method(req.method()) {
+        Some(method) => Value::from(method),
+        None => Value::from(req.method().as_str().to_owned()),
+    };
+    if legacy {
+        legacy_attrs.push(KeyValue::new("http.method", method.clone()));
+        let query = query.as_deref().map_or(String::new(), |q| format!("?{q}"));
+        legacy_attrs.push(KeyValue::new(
+            "http.url",
+            format!("{}://{}{path}{query}", origin.scheme, origin.host),
+        ));
+    }
+    attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    attrs.push(KeyValue::new(semconv::URL_PATH, path.to_owned()));
+    if let Some(query) = query {
+        attrs.push(KeyValue::new(semconv::URL_QUERY, query));
+    }
+    let scheme = match &*origin.scheme {
+        "http" => Value::from("http"),
+        "https" => Value::from("https"),
+        other => Value::from(other.to_owned()),
+    };
+    attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme));
+    if let Some(route) = route {
+        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
+    }
+    attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, recent.host(host)));
+    if let Some(port) = port {
+        attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+    }
+    if let Some(client) = &origin.client {
+        let client = match client {
+            ClientAddress::Peer(ip) => recent.client(*ip),
+            ClientAddress::Forwarded(text) => Value::from(split_host(text).0.to_owned()),
+        };
+        if legacy {
+            legacy_attrs.push(KeyValue::new("http.client_ip", client.clone()));
+        }
+        attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client));
+    }
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .and_then(|v| v.to_str().ok());
+    if let Some(agent) = user_agent {
+        let agent = recent.user_agent(agent);
+        if legacy {
+            legacy_attrs.push(KeyValue::new("http.user_agent", agent.clone()));
+        }
+        attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, agent));
+    }
     let version = match req.version() {
         actix_web::http::Version::HTTP_09 => "0.9",
         actix_web::http::Version::HTTP_10 => "1.0",
@@ -531,48 +687,98 @@ fn request_attributes(
         actix_web::http::Version::HTTP_3 => "3",
         _ => "1.1",
     };
-
-    attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method.clone()));
-    attrs.push(KeyValue::new(semconv::URL_PATH, path.clone()));
-    if !query.is_empty() {
-        attrs.push(KeyValue::new(semconv::URL_QUERY, query.clone()));
-    }
-    attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme.clone()));
-    if let Some(route) = route {
-        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
-    }
-    attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_owned()));
-    if let Some(port) = port {
-        attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-    }
-    if let Some(client) = &client {
-        attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client.clone()));
-    }
-    if let Some(agent) = &user_agent {
-        attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, agent.clone()));
-    }
     attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     settings.capture(&settings.request_headers, req.headers(), &mut attrs);
+    attrs.append(&mut legacy_attrs);
+    attrs
+}
 
-    if settings.semconv == HttpSemconv::StableAndLegacy {
-        attrs.push(KeyValue::new("http.method", method));
-        let target = if query.is_empty() {
-            path
-        } else {
-            format!("{path}?{query}")
-        };
-        attrs.push(KeyValue::new(
-            "http.url",
-            format!("{scheme}://{}{target}", info.host()),
-        ));
-        if let Some(client) = client {
-            attrs.push(KeyValue::new("http.client_ip", client));
-        }
-        if let Some(agent) = user_agent {
-            attrs.push(KeyValue::new("http.user_agent", agent));
+/// The standard methods' names as static strings (recorded without allocating).
+fn static_method(method: &Method) -> Option<&'static str> {
+    Some(match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return None,
+    })
+}
+
+/// Where a request was addressed to and came from, resolved as actix-web's `ConnectionInfo`
+/// resolves it (`Forwarded`, then `X-Forwarded-*`, then the request itself).
+struct Origin<'a> {
+    /// `host[:port]`.
+    host: Cow<'a, str>,
+    scheme: Cow<'a, str>,
+    client: Option<ClientAddress>,
+}
+
+/// The client's address: the connection's peer, or what a proxy header says (an IP address,
+/// possibly with a port).
+enum ClientAddress {
+    Peer(IpAddr),
+    Forwarded(String),
+}
+
+impl ClientAddress {
+    #[cfg(test)]
+    fn text(&self) -> String {
+        match self {
+            ClientAddress::Peer(ip) => ip.to_string(),
+            ClientAddress::Forwarded(text) => text.clone(),
         }
     }
-    attrs
+}
+
+impl<'a> Origin<'a> {
+    fn of(req: &'a ServiceRequest) -> Self {
+        use actix_web::http::header::{
+            FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO,
+        };
+        let headers = req.headers();
+        let proxied = [
+            FORWARDED,
+            X_FORWARDED_FOR,
+            X_FORWARDED_HOST,
+            X_FORWARDED_PROTO,
+        ]
+        .iter()
+        .any(|name| headers.contains_key(name));
+        if proxied {
+            // The proxy headers' rules are actix's: let it apply them.
+            let info = req.connection_info();
+            return Origin {
+                host: Cow::Owned(info.host().to_owned()),
+                scheme: Cow::Owned(info.scheme().to_owned()),
+                client: info
+                    .realip_remote_addr()
+                    .map(|a| ClientAddress::Forwarded(a.to_owned())),
+            };
+        }
+        // What `ConnectionInfo` resolves to without proxy headers, without building one (it
+        // allocates three strings and an extension slot per request).
+        let uri = req.uri();
+        let scheme = match uri.scheme_str() {
+            Some(scheme) => Cow::Borrowed(scheme),
+            None if req.app_config().secure() => Cow::Borrowed("https"),
+            None => Cow::Borrowed("http"),
+        };
+        let host = headers
+            .get(actix_web::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| uri.authority().map(|a| a.as_str()))
+            .unwrap_or_else(|| req.app_config().host());
+        Origin {
+            host: Cow::Borrowed(host),
+            scheme,
+            client: req.peer_addr().map(|a| ClientAddress::Peer(a.ip())),
+        }
+    }
 }
 
 /// `host[:port]` (with IPv6 brackets) into host and port.
@@ -601,7 +807,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let span = if pipeline::enabled() && !self.settings.excludes(req.path()) {
-            start_span(&req, &self.settings)
+            start_span(&req, &self.settings, &self.recent)
         } else {
             None
         };
@@ -755,7 +961,7 @@ fn record_response<B>(span: &RequestSpan, response: &mut ServiceResponse<B>, set
     server_span.set_attributes(attrs);
     if let Some(header) = &settings.trace_id_header {
         let trace_id = server_span.span_context().trace_id().to_string();
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&trace_id) {
+        if let Ok(value) = HeaderValue::from_str(&trace_id) {
             response.headers_mut().insert(header.clone(), value);
         }
     }
@@ -882,6 +1088,46 @@ mod tests {
             "model=bert&Token=REDACTED&session=REDACTED&flag&api_key=REDACTED"
         );
         assert_eq!(settings.redact_query(""), "");
+    }
+
+    #[test]
+    fn origin_matches_actix_connection_info() {
+        use actix_web::test::TestRequest;
+        let requests = [
+            TestRequest::get().uri("/models/1"),
+            TestRequest::get()
+                .uri("/models/1")
+                .insert_header(("host", "api.example:8443"))
+                .peer_addr("10.1.2.3:5555".parse().expect("addr")),
+            TestRequest::get()
+                .uri("https://api.example/models/1")
+                .peer_addr("[::1]:5555".parse().expect("addr")),
+            TestRequest::get()
+                .uri("/models/1")
+                .insert_header(("host", "internal:80"))
+                .insert_header(("x-forwarded-for", "203.0.113.7, 10.0.0.1"))
+                .insert_header(("x-forwarded-proto", "https"))
+                .insert_header(("x-forwarded-host", "api.example"))
+                .peer_addr("10.0.0.1:5555".parse().expect("addr")),
+            TestRequest::get()
+                .uri("/models/1")
+                .insert_header((
+                    "forwarded",
+                    "for=\"[2001:db8::1]:4711\";proto=https;host=api.example",
+                ))
+                .peer_addr("10.0.0.1:5555".parse().expect("addr")),
+        ];
+        for request in requests {
+            let req = request.to_srv_request();
+            let origin = Origin::of(&req);
+            let info = req.connection_info();
+            assert_eq!(origin.host, info.host());
+            assert_eq!(origin.scheme, info.scheme());
+            assert_eq!(
+                origin.client.as_ref().map(ClientAddress::text).as_deref(),
+                info.realip_remote_addr()
+            );
+        }
     }
 
     #[test]
