@@ -8,7 +8,9 @@ allocation/CPU counts of the `allocs` binary (JSON lines), and writes to --out:
 - tables.md         time per span, ratios, allocations and CPU, as markdown tables
 - spans.png         ns per span for every row and variant (log scale), if matplotlib is there
 
-Usage: report.py --criterion DIR --allocs FILE --out DIR [--machine FILE]
+Usage: report.py (--criterion DIR | --medians FILE) --allocs FILE --out DIR [--machine FILE]
+
+(--medians re-reads the medians.json of an earlier run, to redraw its tables and plot.)
 """
 
 import argparse
@@ -139,7 +141,7 @@ def plot(medians, out):
         return False
     rows = [(r, l) for r, l in ROWS if r != "bare"]
     width = 0.8 / len(rows)
-    fig, ax = plt.subplots(figsize=(12, 5.5))
+    fig, ax = plt.subplots(figsize=(12, 6.5))
     for i, (row, label) in enumerate(rows):
         xs, ys = [], []
         for j, v in enumerate(VARIANTS):
@@ -156,7 +158,7 @@ def plot(medians, out):
     ax.set_ylabel("ns per span above the bare call (median, log scale)")
     ax.set_title("Cost per span: maestro-trace and its peers (one criterion run)")
     ax.grid(axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     fig.savefig(os.path.join(out, "spans.png"), dpi=110)
     return True
@@ -164,13 +166,19 @@ def plot(medians, out):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--criterion", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--criterion")
+    source.add_argument("--medians")
     parser.add_argument("--allocs", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--machine")
     args = parser.parse_args()
 
-    medians = read_medians(args.criterion)
+    if args.medians:
+        with open(args.medians) as f:
+            medians = json.load(f)
+    else:
+        medians = read_medians(args.criterion)
     if not medians:
         sys.exit(f"no criterion results under {args.criterion}")
     counts = read_allocs(args.allocs)
