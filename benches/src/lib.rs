@@ -110,7 +110,9 @@ pub fn sdk_provider(exporter: Discard) -> SdkTracerProvider {
 }
 
 /// maestro-trace's pipeline as a user sets it up, exporting into `exporter` through our batch
-/// processor with the same queue as the SDK's pipeline above.
+/// processor with the same queue as the SDK's pipeline above. Settings not made here come from
+/// the environment as in a service (e.g. `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, to see what the
+/// batch size does to the export side's cost).
 ///
 /// # Panics
 /// If `init` fails (another pipeline is still installed): a bug in the benchmark.
@@ -118,7 +120,7 @@ pub fn maestro_pipeline(
     sampling: maestro_trace::Sampling,
     exporter: Discard,
 ) -> maestro_trace::TracingGuard {
-    let config = maestro_trace::TracingConfig::default()
+    let config = maestro_trace::TracingConfig::from_env()
         .service_name("bench")
         .sampler(sampling)
         .batch_queue_size(QUEUE)
