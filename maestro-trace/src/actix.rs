@@ -32,10 +32,11 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{ResourceMap, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::Method;
+use actix_web::http::{Method, Uri};
 use actix_web::web::Bytes;
+use actix_web::HttpRequest;
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::{
     Span as _, SpanBuilder, SpanKind, Status, TraceContextExt, Tracer as _,
@@ -432,6 +433,7 @@ where
             service,
             settings: Rc::new(self.settings.clone()),
             recent: RecentValues::default(),
+            routes: RefCell::new(None),
         }))
     }
 }
@@ -442,6 +444,16 @@ pub struct TracingService<S> {
     service: S,
     settings: Rc<Settings>,
     recent: RecentValues,
+    /// The app's routes, copied once: to name a span whose request never came back (a panic,
+    /// a cancellation, an error from an inner service) by its route after all.
+    routes: RefCell<Option<Rc<ResourceMap>>>,
+}
+
+impl<S> TracingService<S> {
+    fn routes(&self, req: &ServiceRequest) -> Rc<ResourceMap> {
+        let mut routes = self.routes.borrow_mut();
+        Rc::clone(routes.get_or_insert_with(|| Rc::new(req.resource_map().clone())))
+    }
 }
 
 /// The host, user agent and client address this worker last recorded, shared with the next
@@ -539,6 +551,9 @@ impl Extractor for HeaderExtractor<'_> {
 /// The server span of one request, until its body has been streamed.
 struct RequestSpan {
     span: Span,
+    /// Set while the span is named by its method only: its route is looked up once actix has
+    /// routed the request (then the lookup is nearly free), not before (a second routing).
+    route: Option<PendingRoute>,
     /// When the request started, for the legacy `http.response_time_ms` (only in that mode).
     start: Option<Instant>,
     semconv: HttpSemconv,
@@ -546,9 +561,35 @@ struct RequestSpan {
     panicked: std::cell::Cell<bool>,
 }
 
+/// What naming a span by its route later needs.
+struct PendingRoute {
+    method: Cow<'static, str>,
+    /// For the rare request that never comes back routed (a panic, a cancellation, an error).
+    uri: Uri,
+    routes: Rc<ResourceMap>,
+}
+
 impl RequestSpan {
     fn cx(&self) -> Option<&Context> {
         self.span.context()
+    }
+
+    /// Names the span `"{METHOD} {route}"` and records `http.route`, if that waited for
+    /// routing: from the routed request when there is one, else from the app's routes.
+    fn resolve_route(&mut self, routed: Option<&HttpRequest>) {
+        let Some(pending) = self.route.take() else {
+            return;
+        };
+        let route = match routed {
+            Some(req) => req.match_pattern(),
+            None => pending.routes.match_pattern(pending.uri.path()),
+        };
+        let (Some(route), Some(cx)) = (route, self.span.context()) else {
+            return;
+        };
+        let span = cx.span();
+        span.update_name(span_name(pending.method, Some(&route)));
+        span.set_attribute(KeyValue::new(semconv::HTTP_ROUTE, route));
     }
 
     /// Ends the span now (the body finished or was dropped).
@@ -566,38 +607,40 @@ fn start_span(
     req: &ServiceRequest,
     settings: &Settings,
     recent: &RecentValues,
+    routes: impl FnOnce() -> Rc<ResourceMap>,
 ) -> Option<RequestSpan> {
+    let active = pipeline::active()?;
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(req.headers()))
     });
-    let route = req.match_pattern();
-    let name: Cow<'static, str> = match &route {
-        Some(route) => {
-            let method = req.method().as_str();
-            let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(method);
-            name.push(' ');
-            name.push_str(route);
-            name.into()
-        }
-        None => match static_method(req.method()) {
-            Some(method) => method.into(),
-            None => req.method().as_str().to_owned().into(),
-        },
+    let method: Cow<'static, str> = match static_method(req.method()) {
+        Some(method) => method.into(),
+        None => req.method().as_str().to_owned().into(),
     };
-    let cx = pipeline::with_tracer(|tracer| {
+    // Before routing, looking the route up runs actix's router a second time; after routing it
+    // is nearly free. So unless the sampler may decide by the span's name (then it must see
+    // the full name now), the span starts named by its method and gets its route later.
+    let (route, pending) = if active.hints.ignores_names {
+        (None, Some(()))
+    } else {
+        (req.match_pattern(), None)
+    };
+    let builder = SpanBuilder::from_name(span_name(method.clone(), route.as_deref()))
+        .with_kind(SpanKind::Server)
         // The span keeps this vector for its attributes: sized once for what the request and
         // response add, instead of regrown while they are set (the sampler still sees none).
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(Vec::with_capacity(settings.attribute_capacity()));
-        let mut span = tracer.build_with_context(builder, &parent);
-        if span.is_recording() {
-            span.set_attributes(request_attributes(req, route, settings, recent));
-        }
-        parent.with_span(span)
-    })?;
-    let span = Span::from_context(cx);
+        .with_attributes(Vec::with_capacity(settings.attribute_capacity()));
+    let mut span = active.tracer.build_with_context(builder, &parent);
+    let recording = span.is_recording();
+    if recording {
+        span.set_attributes(request_attributes(req, route, settings, recent));
+    }
+    let span = Span::from_context(parent.with_span(span));
+    let route = pending.filter(|()| recording).map(|()| PendingRoute {
+        method,
+        uri: req.uri().clone(),
+        routes: routes(),
+    });
     if let Some(hook) = &settings.hook {
         if span.is_recording() {
             hook(req, &span);
@@ -605,6 +648,7 @@ fn start_span(
     }
     Some(RequestSpan {
         span,
+        route,
         start: (settings.semconv == HttpSemconv::StableAndLegacy).then(Instant::now),
         semconv: settings.semconv,
         panicked: std::cell::Cell::new(false),
@@ -691,6 +735,20 @@ fn request_attributes(
     settings.capture(&settings.request_headers, req.headers(), &mut attrs);
     attrs.append(&mut legacy_attrs);
     attrs
+}
+
+/// `"{METHOD} {route}"`, or the method alone when no route matched.
+fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str> {
+    match route {
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(&method);
+            name.push(' ');
+            name.push_str(route);
+            name.into()
+        }
+        None => method,
+    }
 }
 
 /// The standard methods' names as static strings (recorded without allocating).
@@ -807,7 +865,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let span = if pipeline::enabled() && !self.settings.excludes(req.path()) {
-            start_span(&req, &self.settings, &self.recent)
+            start_span(&req, &self.settings, &self.recent, || self.routes(&req))
         } else {
             None
         };
@@ -837,7 +895,8 @@ pin_project! {
 
     impl<F> PinnedDrop for TracedResponse<F> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(span) = this.project().span.take() {
+            if let Some(mut span) = this.project().span.take() {
+                span.resolve_route(None);
                 if let Some(cx) = span.cx() {
                     if !span.panicked.get() && !std::thread::panicking() {
                         cx.span().add_event(crate::span::CANCELLED_EVENT, Vec::new());
@@ -879,17 +938,19 @@ where
             Poll::Ready(result) => result,
         };
         drop(attached);
-        let span = this.span.take();
+        let mut span = this.span.take();
         match result {
             Ok(mut response) => {
-                if let Some(span) = &span {
+                if let Some(span) = &mut span {
+                    span.resolve_route(Some(response.request()));
                     record_response(span, &mut response, this.settings);
                 }
                 Poll::Ready(Ok(response.map_body(|_, body| TracedBody { body, span })))
             }
             Err(error) => {
                 // The error becomes a response further out; this is the status it will have.
-                if let Some(span) = span {
+                if let Some(mut span) = span {
+                    span.resolve_route(None);
                     let status = error.as_response_error().status_code();
                     record_status(&span, status.as_u16(), Some(&error));
                     span.finish();

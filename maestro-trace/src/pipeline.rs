@@ -44,6 +44,9 @@ pub(crate) struct SamplerHints {
     pub(crate) samples_sampled_children: bool,
     /// Every root is sampled (always on, or parent-based on always on).
     pub(crate) samples_roots: bool,
+    /// The decision never depends on the span's name (not so for Jaeger's per-operation remote
+    /// sampling, or a sampler we cannot see into): a span may be renamed after it started.
+    pub(crate) ignores_names: bool,
 }
 
 impl SamplerHints {
@@ -59,6 +62,11 @@ impl SamplerHints {
                 drops_unsampled_children: true,
                 samples_sampled_children: true,
                 samples_roots: matches!(**root, Sampling::AlwaysOn),
+                ignores_names: SamplerHints::of(root).ignores_names,
+            },
+            Sampling::TraceIdRatio(_) => SamplerHints {
+                ignores_names: true,
+                ..SamplerHints::default()
             },
             _ => SamplerHints::default(),
         }
@@ -74,6 +82,11 @@ impl SamplerHints {
                 drops_unsampled_children: true,
                 samples_sampled_children: true,
                 samples_roots: false,
+                ignores_names: false,
+            },
+            Sampler::TraceIdRatioBased(_) => SamplerHints {
+                ignores_names: true,
+                ..SamplerHints::default()
             },
             _ => SamplerHints::default(),
         }
@@ -83,12 +96,14 @@ impl SamplerHints {
         drops_unsampled_children: false,
         samples_sampled_children: true,
         samples_roots: true,
+        ignores_names: true,
     };
 
     const ALWAYS_OFF: SamplerHints = SamplerHints {
         drops_unsampled_children: true,
         samples_sampled_children: false,
         samples_roots: false,
+        ignores_names: true,
     };
 
     /// Whether a span with a parent of this context (`None`: a root) is sampled for sure.
@@ -171,6 +186,7 @@ fn refresh() -> Option<Rc<Active>> {
 }
 
 /// Runs `f` with the installed tracer, or returns `None` when no pipeline is installed.
+#[cfg(any(feature = "awc", feature = "reqwest"))]
 pub(crate) fn with_tracer<R>(f: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
     active().map(|active| f(&active.tracer))
 }

@@ -249,6 +249,7 @@ async fn a_panicking_handler_ends_its_span_with_error_and_later_requests_are_cle
     );
 
     let crashed = capture.span("GET /crash");
+    assert_eq!(crashed.attr_str("http.route").as_deref(), Some("/crash"));
     assert!(crashed.is_error());
     assert_eq!(crashed.attr_str("error.type").as_deref(), Some("panic"));
     assert_eq!(
@@ -312,6 +313,7 @@ async fn a_request_dropped_before_its_handler_finished_ends_its_span_marked_canc
         "still waiting on the handler"
     );
     let span = capture.span("GET /slow");
+    assert_eq!(span.attr_str("http.route").as_deref(), Some("/slow"));
     span.event(maestro_trace::CANCELLED_EVENT);
     assert!(!span.is_error(), "a disconnect is not a server error");
 }
@@ -641,4 +643,88 @@ async fn hostile_propagation_headers_never_fail_a_request_and_start_new_traces()
 
 fn hv(value: &str) -> actix_web::http::header::HeaderValue {
     actix_web::http::header::HeaderValue::from_str(value).expect("a visible ASCII header value")
+}
+
+#[actix_web::test]
+async fn a_request_failed_by_an_inner_service_is_still_named_by_its_route() {
+    use actix_web::dev::Service as _;
+
+    let capture = testing::capture();
+    // An inner middleware fails the request after routing: it never comes back as a response,
+    // so the route is looked up from the app's routes.
+    let service = test::init_service(
+        App::new()
+            .wrap_fn(|req, srv| {
+                let call = srv.call(req);
+                async move {
+                    let _ = call.await?;
+                    Err::<actix_web::dev::ServiceResponse, _>(actix_web::error::ErrorBadGateway(
+                        "upstream refused",
+                    ))
+                }
+            })
+            .wrap(TracingMiddleware::default())
+            .route("/models/{id}", web::get().to(get_model)),
+    )
+    .await;
+    let req = test::TestRequest::get()
+        .uri("/models/resnet50")
+        .to_request();
+    assert!(service.call(req).await.is_err());
+    let span = capture.span("GET /models/{id}");
+    assert_eq!(span.attr_str("http.route").as_deref(), Some("/models/{id}"));
+    assert_eq!(span.attr_i64("http.response.status_code"), Some(502));
+    assert!(span.is_error());
+}
+
+#[actix_web::test]
+async fn a_sampler_that_may_decide_by_name_sees_the_route_in_the_name() {
+    use maestro_trace::otel::trace::{Link, SpanKind as Kind, TraceId};
+    use maestro_trace::otel::{Context, KeyValue};
+    use maestro_trace::sdk::trace::{Sampler, SamplingResult, ShouldSample};
+    use std::sync::{Arc, Mutex};
+
+    /// Samples everything and remembers the names it was asked about.
+    #[derive(Clone, Debug, Default)]
+    struct NameRecorder(Arc<Mutex<Vec<String>>>);
+
+    impl ShouldSample for NameRecorder {
+        fn should_sample(
+            &self,
+            parent: Option<&Context>,
+            trace_id: TraceId,
+            name: &str,
+            kind: &Kind,
+            attributes: &[KeyValue],
+            links: &[Link],
+        ) -> SamplingResult {
+            self.0.lock().expect("names").push(name.to_owned());
+            Sampler::AlwaysOn.should_sample(parent, trace_id, name, kind, attributes, links)
+        }
+    }
+
+    let names = NameRecorder::default();
+    // A sampler maestro-trace cannot see into (like Jaeger's per-operation remote sampling)
+    // may key on the name: the span must start with its full name.
+    let capture = testing::capture_with_sampler(Sampler::ParentBased(Box::new(names.clone())));
+    let service = test::init_service(app(TracingMiddleware::default())).await;
+    let req = test::TestRequest::get()
+        .uri("/models/resnet50")
+        .to_request();
+    assert!(test::call_service(&service, req)
+        .await
+        .status()
+        .is_success());
+    assert!(
+        names
+            .0
+            .lock()
+            .expect("names")
+            .iter()
+            .any(|n| n == "GET /models/{id}"),
+        "the sampler saw {:?}",
+        names.0.lock().expect("names")
+    );
+    let span = capture.span("GET /models/{id}");
+    assert_eq!(span.attr_str("http.route").as_deref(), Some("/models/{id}"));
 }
