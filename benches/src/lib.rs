@@ -300,6 +300,27 @@ impl Installed {
 
     /// Runs `f` with the sync-shaped variants of this row.
     pub fn with_library<R>(&self, f: impl FnOnce(&Library<'_>) -> R) -> R {
+        // The four variants of a module whose functions take the call's argument only, or the
+        // SDK tracer first.
+        macro_rules! library {
+            ($m:ident) => {
+                f(&Library {
+                    sync: &$m::sync,
+                    nested: &$m::nested,
+                    attrs3: &$m::attrs3,
+                    with_struct: &$m::with_struct,
+                })
+            };
+            ($m:ident, $t:expr) => {{
+                let t = $t;
+                f(&Library {
+                    sync: &|x| $m::sync(t, x),
+                    nested: &|x| $m::nested(t, x),
+                    attrs3: &|x| $m::attrs3(t, x),
+                    with_struct: &|m| $m::with_struct(t, m),
+                })
+            }};
+        }
         match self.setup {
             Setup::Bare => f(&Library {
                 sync: &bare::sync,
@@ -310,42 +331,11 @@ impl Installed {
             Setup::MaestroDisabled
             | Setup::MaestroUnsampledRoot
             | Setup::MaestroUnsampledChild
-            | Setup::MaestroSampled => f(&Library {
-                sync: &maestro::sync,
-                nested: &maestro::nested,
-                attrs3: &maestro::attrs3,
-                with_struct: &maestro::with_struct,
-            }),
-            Setup::SdkInSpan => {
-                let t = self.tracer();
-                f(&Library {
-                    sync: &|x| sdk_in_span::sync(t, x),
-                    nested: &|x| sdk_in_span::nested(t, x),
-                    attrs3: &|x| sdk_in_span::attrs3(t, x),
-                    with_struct: &|m| sdk_in_span::with_struct(t, m),
-                })
-            }
-            Setup::SdkStartEnd => {
-                let t = self.tracer();
-                f(&Library {
-                    sync: &|x| sdk_start_end::sync(t, x),
-                    nested: &|x| sdk_start_end::nested(t, x),
-                    attrs3: &|x| sdk_start_end::attrs3(t, x),
-                    with_struct: &|m| sdk_start_end::with_struct(t, m),
-                })
-            }
-            Setup::Tracing => f(&Library {
-                sync: &tracing_otel::sync,
-                nested: &tracing_otel::nested,
-                attrs3: &tracing_otel::attrs3,
-                with_struct: &tracing_otel::with_struct,
-            }),
-            Setup::Fastrace => f(&Library {
-                sync: &fastrace_trace::sync,
-                nested: &fastrace_trace::nested,
-                attrs3: &fastrace_trace::attrs3,
-                with_struct: &fastrace_trace::with_struct,
-            }),
+            | Setup::MaestroSampled => library!(maestro),
+            Setup::SdkInSpan => library!(sdk_in_span, self.tracer()),
+            Setup::SdkStartEnd => library!(sdk_start_end, self.tracer()),
+            Setup::Tracing => library!(tracing_otel),
+            Setup::Fastrace => library!(fastrace_trace),
         }
     }
 

@@ -620,10 +620,11 @@ fn start_span(
     // Before routing, looking the route up runs actix's router a second time; after routing it
     // is nearly free. So unless the sampler may decide by the span's name (then it must see
     // the full name now), the span starts named by its method and gets its route later.
-    let (route, pending) = if active.hints.ignores_names {
-        (None, Some(()))
+    let route_later = active.hints.ignores_names;
+    let route = if route_later {
+        None
     } else {
-        (req.match_pattern(), None)
+        req.match_pattern()
     };
     let builder = SpanBuilder::from_name(span_name(method.clone(), route.as_deref()))
         .with_kind(SpanKind::Server)
@@ -636,13 +637,13 @@ fn start_span(
         span.set_attributes(request_attributes(req, route, settings, recent));
     }
     let span = Span::from_context(parent.with_span(span));
-    let route = pending.filter(|()| recording).map(|()| PendingRoute {
+    let route = (route_later && recording).then(|| PendingRoute {
         method,
         uri: req.uri().clone(),
         routes: routes(),
     });
     if let Some(hook) = &settings.hook {
-        if span.is_recording() {
+        if recording {
             hook(req, &span);
         }
     }

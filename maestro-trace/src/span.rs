@@ -73,6 +73,15 @@ pub struct SpanMeta {
     pub keyed: usize,
 }
 
+impl SpanMeta {
+    /// Runs `record` into a buffer sized for this span's `key = value` attributes.
+    fn record(&self, record: impl FnOnce(&mut Recorder<'_>)) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(self.keyed);
+        record(&mut Recorder::new(&mut attributes));
+        attributes
+    }
+}
+
 impl Span {
     /// A span that records nothing: what every macro yields while tracing is disabled.
     pub const fn none() -> Span {
@@ -113,15 +122,11 @@ impl Span {
             active.hints.samples(parent_context)
         };
         let mut builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
-        let mut record = Some(record);
-        if sampled_for_sure && meta.attrs > 0 {
+        let mut record = (meta.attrs > 0).then_some(record);
+        if sampled_for_sure {
             // Known to be sampled: the attributes go into the span as it is built, in the one
             // buffer the span keeps (no second buffer, no attribute-by-attribute copy).
-            if let Some(record) = record.take() {
-                let mut attributes = Vec::with_capacity(meta.keyed);
-                record(&mut Recorder::new(&mut attributes));
-                builder.attributes = Some(attributes);
-            }
+            builder.attributes = record.take().map(|record| meta.record(record));
         }
         let mut span = if meta.root {
             active.tracer.build_with_context(builder, &Context::new())
@@ -137,11 +142,9 @@ impl Span {
                 owned: true,
             };
         }
-        if let Some(record) = record.filter(|_| meta.attrs > 0) {
+        if let Some(record) = record {
             // Sampled after all (e.g. by a ratio): record now.
-            let mut attributes = Vec::with_capacity(meta.keyed);
-            record(&mut Recorder::new(&mut attributes));
-            span.set_attributes(attributes);
+            span.set_attributes(meta.record(record));
         }
         Span {
             cx: Some(parent.with_span(span)),
