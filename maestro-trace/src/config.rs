@@ -17,9 +17,11 @@ use std::fmt;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{SpanExporter, TracerProviderBuilder};
+use opentelemetry_sdk::trace::SpanExporter;
 
+use crate::batch::{BatchProcessor, BatchSettings};
 use crate::error::InitError;
+use crate::pipeline::SamplerHints;
 
 /// The service name used when none is configured (OpenTelemetry's own default).
 pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";
@@ -173,21 +175,15 @@ impl OtlpProtocol {
     }
 }
 
-/// Installs a user's exporter into the provider, with the configured batching and limits.
-pub(crate) type InstallExporter = Box<
-    dyn FnOnce(
-            TracerProviderBuilder,
-            &BatchSettings,
-            &SpanLimits,
-        ) -> Result<TracerProviderBuilder, InitError>
-        + Send,
->;
+/// Starts the batch processor for a user's exporter with the configured batch settings.
+pub(crate) type BatchCustomExporter =
+    Box<dyn FnOnce(BatchSettings) -> std::io::Result<BatchProcessor> + Send>;
 
 /// The exporter chosen in code or by the environment.
 pub(crate) enum ExporterChoice {
     Builtin(Exporter),
     /// A user-supplied exporter, installed behind the batch processor.
-    Custom(InstallExporter),
+    Custom(BatchCustomExporter),
 }
 
 /// Which spans are recorded and exported.
@@ -217,6 +213,9 @@ pub struct JaegerRemoteSampling {
     pub initial: Box<Sampling>,
 }
 
+/// How a user's own exporter is named in errors and diagnostics.
+pub(crate) const CUSTOM_EXPORTER_NAME: &str = "custom";
+
 /// Jaeger's HTTP sampling endpoint on localhost.
 pub const DEFAULT_JAEGER_SAMPLING_ENDPOINT: &str = "http://localhost:5778/sampling";
 
@@ -235,28 +234,25 @@ impl Sampling {
     pub fn parent_based_ratio(ratio: f64) -> Self {
         Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(ratio)))
     }
-}
 
-/// Batch export settings (the guide's values are the defaults).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchSettings {
-    /// Spans held at most while waiting for export; more are dropped (and counted).
-    pub max_queue_size: usize,
-    /// How long spans wait before a batch is sent.
-    pub scheduled_delay: Duration,
-    /// Spans per export request at most.
-    pub max_export_batch_size: usize,
-    /// How long one export may take before it is abandoned (and counted as failed).
-    pub export_timeout: Duration,
-}
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        BatchSettings {
-            max_queue_size: 2048,
-            scheduled_delay: Duration::from_secs(5),
-            max_export_batch_size: 512,
-            export_timeout: Duration::from_secs(30),
+    /// What the span path may assume about this sampler's decisions without asking it.
+    pub(crate) fn hints(&self) -> SamplerHints {
+        match self {
+            Sampling::AlwaysOn => SamplerHints::ALWAYS_ON,
+            Sampling::AlwaysOff => SamplerHints::ALWAYS_OFF,
+            // Built as the SDK's parent-based sampler with its defaults: sampled parents (local
+            // or remote) are followed with always-on, unsampled ones with always-off.
+            Sampling::ParentBased(root) => SamplerHints {
+                drops_unsampled_children: true,
+                samples_sampled_children: true,
+                samples_roots: matches!(**root, Sampling::AlwaysOn),
+                ignores_names: root.hints().ignores_names,
+            },
+            Sampling::TraceIdRatio(_) => SamplerHints {
+                ignores_names: true,
+                ..SamplerHints::default()
+            },
+            Sampling::JaegerRemote(_) => SamplerHints::default(),
         }
     }
 }
@@ -405,11 +401,9 @@ impl TracingConfig {
     /// Sends spans to `exporter`, batched like the built-in exporters: a vendor's exporter, a
     /// test double, or one that discards for benchmarks.
     pub fn span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
-        self.exporter = Some(ExporterChoice::Custom(Box::new(
-            move |builder, batch, limits| {
-                crate::init::with_batch_exporter(builder, exporter, "custom", batch, limits)
-            },
-        )));
+        self.exporter = Some(ExporterChoice::Custom(Box::new(move |settings| {
+            BatchProcessor::new(exporter, settings, CUSTOM_EXPORTER_NAME)
+        })));
         self
     }
 

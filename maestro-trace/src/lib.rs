@@ -52,6 +52,8 @@ mod init;
 mod pipeline;
 mod processor;
 pub mod propagation;
+mod provider;
+mod runtime;
 mod sampling;
 mod span;
 pub mod testing;
@@ -66,9 +68,10 @@ pub use actix::{HttpSemconv, TracingMiddleware};
 pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
 };
+pub use batch::BatchSettings;
 pub use config::{
-    BatchSettings, Exporter, JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator,
-    Sampling, SpanLimits, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, DEFAULT_SERVICE_NAME,
+    Exporter, JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator, Sampling, SpanLimits,
+    TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, DEFAULT_SERVICE_NAME,
     DEFAULT_SHUTDOWN_TIMEOUT, JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT, OTLP_GRPC_PORT,
     OTLP_HTTP_PORT,
 };

@@ -50,28 +50,6 @@ pub(crate) struct SamplerHints {
 }
 
 impl SamplerHints {
-    /// The hints for the configured sampling.
-    pub(crate) fn of(sampling: &crate::config::Sampling) -> Self {
-        use crate::config::Sampling;
-        match sampling {
-            Sampling::AlwaysOn => SamplerHints::ALWAYS_ON,
-            Sampling::AlwaysOff => SamplerHints::ALWAYS_OFF,
-            // Built as the SDK's parent-based sampler with its defaults: sampled parents (local
-            // or remote) are followed with always-on, unsampled ones with always-off.
-            Sampling::ParentBased(root) => SamplerHints {
-                drops_unsampled_children: true,
-                samples_sampled_children: true,
-                samples_roots: matches!(**root, Sampling::AlwaysOn),
-                ignores_names: SamplerHints::of(root).ignores_names,
-            },
-            Sampling::TraceIdRatio(_) => SamplerHints {
-                ignores_names: true,
-                ..SamplerHints::default()
-            },
-            _ => SamplerHints::default(),
-        }
-    }
-
     /// The hints for an SDK sampler (a parent-based one's root sampler cannot be inspected).
     pub(crate) fn of_sdk(sampler: &opentelemetry_sdk::trace::Sampler) -> Self {
         use opentelemetry_sdk::trace::Sampler;
@@ -92,14 +70,14 @@ impl SamplerHints {
         }
     }
 
-    const ALWAYS_ON: SamplerHints = SamplerHints {
+    pub(crate) const ALWAYS_ON: SamplerHints = SamplerHints {
         drops_unsampled_children: false,
         samples_sampled_children: true,
         samples_roots: true,
         ignores_names: true,
     };
 
-    const ALWAYS_OFF: SamplerHints = SamplerHints {
+    pub(crate) const ALWAYS_OFF: SamplerHints = SamplerHints {
         drops_unsampled_children: true,
         samples_sampled_children: false,
         samples_roots: false,
