@@ -49,8 +49,9 @@ use crate::error::InitError;
 use crate::pipeline;
 use crate::span::{Span, EXCEPTION_EVENT};
 
-/// URLs the guide excludes from tracing.
-pub const GUIDE_EXCLUDED_URLS: [&str; 4] = ["health", "metrics", "readiness", "liveness"];
+/// The health, metrics and Kubernetes probe endpoints, commonly excluded from tracing (pass
+/// them to [`TracingMiddleware::exclude_urls`]).
+pub const PROBE_URLS: [&str; 4] = ["health", "metrics", "readiness", "liveness"];
 /// Comma-separated URLs not to trace (matched like [`TracingMiddleware::exclude_urls`]).
 pub const ENV_EXCLUDED_URLS: &str = "OTEL_RUST_ACTIX_EXCLUDED_URLS";
 /// `http/dup` also emits the guide's (pre-stable) HTTP attribute names; `http` only the stable.

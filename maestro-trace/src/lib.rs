@@ -36,6 +36,13 @@
 //!
 //! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
 //! OpenTelemetry context, shared by both.
+//!
+//! # Cargo features
+//!
+//! - `actix` (default): `TracingMiddleware` for actix-web 4.
+//! - `awc`, `reqwest`: `send_traced()` client spans for those HTTP clients (`client` module).
+//! - `testing`: the `testing` module, an in-memory pipeline and assertions on captured spans
+//!   (turns on `opentelemetry_sdk`'s `testing` feature); enable it in `[dev-dependencies]`.
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -46,6 +53,7 @@ pub mod client;
 mod config;
 mod diagnostics;
 mod env;
+pub mod env_vars;
 mod error;
 pub mod export;
 mod init;
@@ -56,6 +64,7 @@ mod provider;
 mod runtime;
 mod sampling;
 mod span;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod tree;
 
@@ -76,7 +85,6 @@ pub use config::{
     OTLP_HTTP_PORT,
 };
 pub use diagnostics::{diagnostics, Diagnostics};
-pub use env::*;
 pub use error::{InitError, ShutdownError};
 pub use init::{init, TracingGuard};
 pub use span::{

@@ -51,6 +51,7 @@ pub(crate) struct SamplerHints {
 
 impl SamplerHints {
     /// The hints for an SDK sampler (a parent-based one's root sampler cannot be inspected).
+    #[cfg(feature = "testing")]
     pub(crate) fn of_sdk(sampler: &opentelemetry_sdk::trace::Sampler) -> Self {
         use opentelemetry_sdk::trace::Sampler;
         match sampler {

@@ -336,7 +336,7 @@ async fn unmatched_routes_are_named_by_method_only() {
 async fn excluded_urls_create_no_span() {
     let capture = testing::capture();
     let service = test::init_service(app(
-        TracingMiddleware::default().exclude_urls(maestro_trace::actix::GUIDE_EXCLUDED_URLS)
+        TracingMiddleware::default().exclude_urls(maestro_trace::actix::PROBE_URLS)
     ))
     .await;
     let res = test::call_service(
