@@ -44,7 +44,7 @@ use crate::diagnostics::COUNTERS;
 /// let batch = BatchSettings { scheduled_delay: Duration::from_secs(1), ..BatchSettings::default() };
 /// assert_eq!(batch.max_queue_size, 2048);
 /// let config = TracingConfig::default().batch(batch);
-/// assert_eq!(config.effective_batch(), batch);
+/// assert_eq!(config.effective_batch(), Ok(batch));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchSettings {

@@ -67,8 +67,9 @@ pub struct TracingConfig {
     pub(crate) limits: SpanLimits,
     pub(crate) propagators: Option<Vec<Propagator>>,
     pub(crate) shutdown_timeout: Duration,
-    /// Problems found while reading the environment, reported by `init`.
-    pub(crate) env_errors: Vec<InitError>,
+    /// Problems found while reading the environment (and the setting each is in), reported by
+    /// `init` and by the `effective_*` accessors.
+    pub(crate) env_errors: Vec<(Setting, InitError)>,
 }
 
 /// Where finished spans go.
@@ -469,11 +470,12 @@ impl TracingConfig {
     }
 
     /// The exporter `init` will use (code, then environment, then
-    /// [`default_exporter`](Self::default_exporter), then OTLP gRPC to localhost); `None` for a
-    /// user's own exporter.
+    /// [`default_exporter`](Self::default_exporter), then OTLP gRPC to localhost); `Ok(None)`
+    /// for a user's own exporter. An invalid value of an exporter variable, or an invalid
+    /// exporter set in code, is the error `init` would return, not a default.
     ///
     /// ```
-    /// use maestro_trace::{Exporter, TracingConfig};
+    /// use maestro_trace::{Exporter, InitError, TracingConfig};
     ///
     /// let config = TracingConfig::from_lookup(|name| {
     ///     (name == "JAEGER_AGENT_HOST").then(|| "jaeger-agent".to_string())
@@ -481,10 +483,57 @@ impl TracingConfig {
     /// .default_exporter(Exporter::Console);
     /// assert_eq!(
     ///     config.effective_exporter(),
-    ///     Some(Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 })
+    ///     Ok(Some(Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 }))
     /// );
+    ///
+    /// let typo = TracingConfig::from_lookup(|name| {
+    ///     (name == "OTEL_TRACES_EXPORTER").then(|| "jaegr".to_string())
+    /// });
+    /// let Err(InitError::InvalidEnv { var, value, .. }) = typo.effective_exporter() else {
+    ///     panic!("an invalid exporter name is an error");
+    /// };
+    /// assert_eq!((var, value.as_str()), ("OTEL_TRACES_EXPORTER", "jaegr"));
     /// ```
-    pub fn effective_exporter(&self) -> Option<Exporter> {
+    pub fn effective_exporter(&self) -> Result<Option<Exporter>, InitError> {
+        self.check(&[Setting::Exporter])?;
+        Ok(self.exporter_or_default())
+    }
+
+    /// The `service.name` `init` will use: code or `OTEL_SERVICE_NAME`, then `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service`; an error if either variable is invalid.
+    pub fn effective_service_name(&self) -> Result<String, InitError> {
+        self.check(&[Setting::ServiceName, Setting::Resource])?;
+        Ok(self.service_name_or_default())
+    }
+
+    /// The sampling `init` will use (unset: `ParentBased(AlwaysOn)`, the OpenTelemetry default);
+    /// an error if `OTEL_TRACES_SAMPLER(_ARG)` or the sampler set in code is invalid.
+    pub fn effective_sampling(&self) -> Result<Sampling, InitError> {
+        self.check(&[Setting::Sampling])?;
+        Ok(self.sampling_or_default())
+    }
+
+    /// The propagators `init` will install (unset: W3C trace context and baggage); an error if
+    /// `OTEL_PROPAGATORS` is invalid.
+    pub fn effective_propagators(&self) -> Result<Vec<Propagator>, InitError> {
+        self.check(&[Setting::Propagators])?;
+        Ok(self.propagators_or_default())
+    }
+
+    /// The batch settings `init` will use; an error if an `OTEL_BSP_*` variable or a batch
+    /// setting in code is invalid.
+    pub fn effective_batch(&self) -> Result<BatchSettings, InitError> {
+        self.check(&[Setting::Batch])?;
+        Ok(self.batch)
+    }
+
+    /// The span limits `init` will use; an error if a limit variable is invalid.
+    pub fn effective_span_limits(&self) -> Result<SpanLimits, InitError> {
+        self.check(&[Setting::Limits])?;
+        Ok(self.limits)
+    }
+
+    pub(crate) fn exporter_or_default(&self) -> Option<Exporter> {
         match &self.exporter {
             Some(ExporterChoice::Builtin(exporter)) => Some(exporter.clone()),
             Some(ExporterChoice::Custom(_)) => None,
@@ -496,9 +545,7 @@ impl TracingConfig {
         }
     }
 
-    /// The `service.name` `init` will use: code or `OTEL_SERVICE_NAME`, then `service.name` in
-    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service`.
-    pub fn effective_service_name(&self) -> String {
+    pub(crate) fn service_name_or_default(&self) -> String {
         let from_env_resource = self
             .env_resource
             .iter()
@@ -510,39 +557,53 @@ impl TracingConfig {
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned())
     }
 
-    /// The sampling `init` will use (unset: `ParentBased(AlwaysOn)`, the OpenTelemetry default).
-    pub fn effective_sampling(&self) -> Sampling {
+    pub(crate) fn sampling_or_default(&self) -> Sampling {
         self.sampler
             .clone()
             .unwrap_or_else(|| Sampling::ParentBased(Box::new(Sampling::AlwaysOn)))
     }
 
-    /// The propagators `init` will install (unset: W3C trace context and baggage).
-    pub fn effective_propagators(&self) -> Vec<Propagator> {
+    pub(crate) fn propagators_or_default(&self) -> Vec<Propagator> {
         self.propagators
             .clone()
             .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage])
     }
 
-    /// The batch settings `init` will use.
-    pub fn effective_batch(&self) -> BatchSettings {
-        self.batch
+    /// The problems with `settings`, from the environment and from code, as one error.
+    fn check(&self, settings: &[Setting]) -> Result<(), InitError> {
+        let errors = self
+            .env_errors
+            .iter()
+            .cloned()
+            .chain(self.validate())
+            .filter(|(setting, _)| settings.contains(setting))
+            .map(|(_, error)| error)
+            .collect();
+        InitError::from_all(errors).map_or(Ok(()), Err)
     }
 
-    /// The span limits `init` will use.
-    pub fn effective_span_limits(&self) -> SpanLimits {
-        self.limits
+    /// Every problem, from the environment first, then from code: what `init` reports.
+    pub(crate) fn problems(&self) -> Option<InitError> {
+        let errors = self
+            .env_errors
+            .iter()
+            .cloned()
+            .chain(self.validate())
+            .map(|(_, error)| error)
+            .collect();
+        InitError::from_all(errors)
     }
 
     /// Checks the values set in code; environment values were checked when read.
-    pub(crate) fn validate(&self) -> Vec<InitError> {
-        let mut errors = Vec::new();
-        if let Some(sampling) = &self.sampler {
-            validate_sampling(sampling, &mut errors);
+    fn validate(&self) -> Vec<(Setting, InitError)> {
+        let mut sampling = Vec::new();
+        if let Some(sampler) = &self.sampler {
+            validate_sampling(sampler, &mut sampling);
         }
+        let mut batch_errors = Vec::new();
         let batch = &self.batch;
         if batch.max_queue_size == 0 {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "batch_queue_size",
                 0,
                 "at least 1 span",
@@ -552,27 +613,47 @@ impl TracingConfig {
         else if batch.max_export_batch_size == 0
             || batch.max_export_batch_size > batch.max_queue_size
         {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "batch_size",
                 batch.max_export_batch_size,
                 format!("between 1 and the queue size ({})", batch.max_queue_size),
             ));
         }
         if batch.export_timeout.is_zero() {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "export_timeout",
                 "0s",
                 "a positive duration",
             ));
         }
-        if let Some(ExporterChoice::Builtin(exporter)) = &self.exporter {
-            validate_exporter(exporter, &mut errors);
+        let mut exporter = Vec::new();
+        if let Some(ExporterChoice::Builtin(chosen)) = &self.exporter {
+            validate_exporter(chosen, &mut exporter);
         }
-        if let Some(exporter) = &self.default_exporter {
-            validate_exporter(exporter, &mut errors);
+        if let Some(fallback) = &self.default_exporter {
+            validate_exporter(fallback, &mut exporter);
         }
-        errors
+        let tag = |setting: Setting, errors: Vec<InitError>| {
+            errors.into_iter().map(move |error| (setting, error))
+        };
+        tag(Setting::Sampling, sampling)
+            .chain(tag(Setting::Batch, batch_errors))
+            .chain(tag(Setting::Exporter, exporter))
+            .collect()
     }
+}
+
+/// Which part of the configuration a problem is in: what an `effective_*` accessor checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Setting {
+    Enabled,
+    ServiceName,
+    Resource,
+    Exporter,
+    Sampling,
+    Batch,
+    Limits,
+    Propagators,
 }
 
 fn validate_sampling(sampling: &Sampling, errors: &mut Vec<InitError>) {

@@ -7,8 +7,8 @@ use opentelemetry::KeyValue;
 
 use crate::config::{
     check_endpoint, Exporter, ExporterChoice, JaegerRemoteSampling, OtlpProtocol, OtlpSettings,
-    Propagator, Sampling, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, JAEGER_AGENT_PORT,
-    JAEGER_COLLECTOR_PORT,
+    Propagator, Sampling, Setting, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT,
+    JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT,
 };
 use crate::env_vars as var;
 use crate::error::InitError;
@@ -144,7 +144,7 @@ impl TracingConfig {
 /// The environment being read, and the problems found so far.
 struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
-    errors: Vec<InitError>,
+    errors: Vec<(Setting, InitError)>,
 }
 
 impl Env<'_> {
@@ -153,8 +153,10 @@ impl Env<'_> {
     }
 
     fn invalid(&mut self, var: &'static str, value: &str, expected: impl Into<String>) {
-        self.errors
-            .push(InitError::invalid_env(var, value, expected));
+        self.errors.push((
+            setting_of(var),
+            InitError::invalid_env(var, value, expected),
+        ));
     }
 
     fn bool(&mut self, var: &'static str, truthy: &[&str], falsy: &[&str]) -> Option<bool> {
@@ -505,6 +507,30 @@ impl Env<'_> {
         }
         propagators.dedup();
         Some(propagators)
+    }
+}
+
+/// The part of the configuration `var` sets.
+fn setting_of(var: &str) -> Setting {
+    match var {
+        var::TRACING_ENABLED | var::OTEL_SDK_DISABLED => Setting::Enabled,
+        var::OTEL_SERVICE_NAME => Setting::ServiceName,
+        var::OTEL_RESOURCE_ATTRIBUTES => Setting::Resource,
+        var::OTEL_TRACES_SAMPLER | var::OTEL_TRACES_SAMPLER_ARG => Setting::Sampling,
+        var::OTEL_BSP_SCHEDULE_DELAY
+        | var::OTEL_BSP_EXPORT_TIMEOUT
+        | var::OTEL_BSP_MAX_QUEUE_SIZE
+        | var::OTEL_BSP_MAX_EXPORT_BATCH_SIZE => Setting::Batch,
+        var::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_SPAN_EVENT_COUNT_LIMIT
+        | var::OTEL_SPAN_LINK_COUNT_LIMIT
+        | var::OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
+        | var::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT => Setting::Limits,
+        var::OTEL_PROPAGATORS => Setting::Propagators,
+        // `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_*`, `JAEGER_AGENT_*`.
+        _ => Setting::Exporter,
     }
 }
 

@@ -7,7 +7,7 @@
 //! let config = TracingConfig::from_lookup(|name| {
 //!     (name == env_vars::OTEL_SERVICE_NAME).then(|| "maestro-ml-api".to_owned())
 //! });
-//! assert_eq!(config.effective_service_name(), "maestro-ml-api");
+//! assert_eq!(config.effective_service_name().as_deref(), Ok("maestro-ml-api"));
 //! ```
 
 /// Turns tracing on or off (`true`, `false`, `1`, `0`).

@@ -33,9 +33,7 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// # Ok(()) }
 /// ```
 pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
-    let mut errors = std::mem::take(&mut config.env_errors);
-    errors.extend(config.validate());
-    if let Some(error) = InitError::from_all(errors) {
+    if let Some(error) = config.problems() {
         return Err(error);
     }
     if INITIALIZED
@@ -58,7 +56,7 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
     // From here on the guard owns INITIALIZED: an error drops it, which releases it.
     let pipeline = crate::provider::build(&mut config, &mut guard.runtime)?;
     opentelemetry::global::set_text_map_propagator(crate::propagation::composite(
-        &config.effective_propagators(),
+        &config.propagators_or_default(),
     ));
     guard.provider = Some(pipeline.provider.clone());
     pipeline::install(Some(pipeline));

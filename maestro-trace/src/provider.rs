@@ -22,16 +22,16 @@ pub(crate) fn build(
     io_runtime: &mut IoRuntime,
 ) -> Result<Pipeline, InitError> {
     let limits = config.limits;
-    let sampling = config.effective_sampling();
+    let sampling = config.sampling_or_default();
     let sampler =
-        crate::sampling::sampler(&sampling, &config.effective_service_name(), io_runtime)?;
+        crate::sampling::sampler(&sampling, &config.service_name_or_default(), io_runtime)?;
     let builder = SdkTracerProvider::builder()
         .with_resource(resource(config))
         .with_sampler(sampler)
         .with_span_limits(sdk_limits(&limits));
     let choice = match config.exporter.take() {
         Some(choice) => choice,
-        None => ExporterChoice::Builtin(config.effective_exporter().unwrap_or(Exporter::None)),
+        None => ExporterChoice::Builtin(config.exporter_or_default().unwrap_or(Exporter::None)),
     };
     let batch = config.batch;
     let builder = match choice {
@@ -147,6 +147,6 @@ fn resource(config: &TracingConfig) -> Resource {
         builder = builder.with_attribute(KeyValue::new("service.version", version.clone()));
     }
     builder
-        .with_service_name(config.effective_service_name())
+        .with_service_name(config.service_name_or_default())
         .build()
 }
