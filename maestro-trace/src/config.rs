@@ -73,6 +73,21 @@ pub struct TracingConfig {
 }
 
 /// Where finished spans go.
+///
+/// ```
+/// use maestro_trace::{Exporter, TracingConfig};
+///
+/// // Jaeger's OTLP receiver, over gRPC (port 4317) or HTTP (port 4318).
+/// let grpc = Exporter::otlp_grpc("http://jaeger:4317");
+/// assert_eq!(grpc.name(), "OTLP gRPC");
+/// // A Jaeger agent, or Jaeger's Thrift-over-HTTP collector endpoint.
+/// let agent = Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 };
+/// let collector = Exporter::JaegerCollector { endpoint: "http://jaeger:14268/api/traces".into() };
+/// assert_eq!(collector.name(), "Jaeger collector (HTTP)");
+///
+/// let config = TracingConfig::default().exporter(agent.clone());
+/// assert_eq!(config.effective_exporter(), Ok(Some(agent)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Exporter {
@@ -188,6 +203,24 @@ pub(crate) enum ExporterChoice {
 }
 
 /// Which spans are recorded and exported.
+///
+/// ```
+/// use maestro_trace::{Sampling, TracingConfig};
+///
+/// // Keep 10% of new traces; follow the caller's decision for propagated ones.
+/// let config = TracingConfig::default().sampler(Sampling::parent_based_ratio(0.1));
+/// assert_eq!(
+///     config.effective_sampling(),
+///     Ok(Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(0.1))))
+/// );
+///
+/// // Strategies from Jaeger's sampling endpoint, per service and operation.
+/// let remote = TracingConfig::default().sampler(Sampling::jaeger_remote("http://jaeger:5778/sampling"));
+/// assert!(matches!(remote.effective_sampling(), Ok(Sampling::JaegerRemote(_))));
+///
+/// // A ratio outside 0.0..=1.0 is an error, not clamped.
+/// assert!(TracingConfig::default().sample_ratio(1.5).effective_sampling().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Sampling {

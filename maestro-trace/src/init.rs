@@ -64,6 +64,23 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
 }
 
 /// Keeps tracing running; dropping it flushes pending spans and turns tracing off.
+///
+/// Hold it for the life of the program (`let _tracing = ...`, not `let _ = ...`, which drops it
+/// at once). [`shutdown`](Self::shutdown) does what dropping does and reports what went wrong.
+///
+/// ```
+/// use maestro_trace::{init, span, TracingConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let tracing = init(TracingConfig::default().service_name("trainer").no_exporter())?;
+/// assert!(tracing.is_enabled());
+/// span!("load_training_dataset").in_scope(|| ());
+/// tracing.shutdown()?; // flushed; tracing is off and `init` may be called again
+///
+/// let off = init(TracingConfig::default().enabled(false))?;
+/// assert!(!off.is_enabled());
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the guard shuts tracing down immediately"]
 #[derive(Debug)]
 pub struct TracingGuard {

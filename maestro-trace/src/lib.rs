@@ -44,11 +44,15 @@
 //! - `testing`: the `testing` module, an in-memory pipeline and assertions on captured spans
 //!   (turns on `opentelemetry_sdk`'s `testing` feature); enable it in `[dev-dependencies]`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 mod attributes;
 mod batch;
 #[cfg(any(feature = "awc", feature = "reqwest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
 pub mod client;
 mod config;
 mod diagnostics;
@@ -65,6 +69,7 @@ mod runtime;
 mod sampling;
 mod span;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod tree;
 
@@ -73,6 +78,7 @@ mod tree;
 pub mod __private;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub use actix::{HttpSemconv, TracingMiddleware};
 pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
@@ -102,6 +108,7 @@ pub use opentelemetry_sdk as sdk;
 /// The traits a traced program needs in scope: `use maestro_trace::prelude::*;`.
 pub mod prelude {
     #[cfg(any(feature = "awc", feature = "reqwest"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
     pub use crate::client::TracedRequest;
     pub use crate::span::TraceFutureExt;
     pub use crate::{event, record_errors, span, span_attrs, traced};

@@ -182,3 +182,62 @@ fn no_public_name_refers_to_a_document_and_env_names_are_not_at_the_root() {
     let globs: Vec<&String> = root.0.iter().filter(|n| n.contains('*')).collect();
     assert!(globs.is_empty(), "glob re-exports at the root: {globs:?}");
 }
+
+#[test]
+fn docs_rs_builds_every_feature_and_marks_what_each_item_needs() {
+    let metadata = metadata();
+    let docs_rs = &package(&metadata, "maestro-trace")["metadata"]["docs"]["rs"];
+    assert_eq!(docs_rs["all-features"], Value::Bool(true), "{docs_rs}");
+    assert_eq!(
+        docs_rs["rustdoc-args"],
+        serde_json::json!(["--cfg", "docsrs"])
+    );
+
+    let lib = runtime_source("lib.rs");
+    let attr = |a: &syn::Attribute| quote::quote!(#a).to_string();
+    assert!(
+        lib.attrs
+            .iter()
+            .any(|a| attr(a) == "# ! [cfg_attr (docsrs , feature (doc_cfg))]"),
+        "lib.rs lacks #![cfg_attr(docsrs, feature(doc_cfg))]"
+    );
+    let mut gated = 0;
+    let mut items: Vec<&syn::Item> = lib.items.iter().collect();
+    for item in &lib.items {
+        if let syn::Item::Mod(syn::ItemMod {
+            content: Some((_, inner)),
+            ..
+        }) = item
+        {
+            items.extend(inner);
+        }
+    }
+    for item in items {
+        let (attrs, public) = match item {
+            syn::Item::Mod(m) => (&m.attrs, matches!(m.vis, syn::Visibility::Public(_))),
+            syn::Item::Use(u) => (&u.attrs, matches!(u.vis, syn::Visibility::Public(_))),
+            _ => continue,
+        };
+        for cfg in attrs.iter().filter(|a| a.path().is_ident("cfg")) {
+            let syn::Meta::List(list) = &cfg.meta else {
+                continue;
+            };
+            if !public || !list.tokens.to_string().contains("feature") {
+                continue;
+            }
+            gated += 1;
+            let wanted = format!("# [cfg_attr (docsrs , doc (cfg ({})))]", list.tokens);
+            assert!(
+                attrs.iter().any(|a| attr(a) == wanted),
+                "`{}` is behind `{}` but not marked for docs.rs: add `#[cfg_attr(docsrs, doc(cfg({})))]`",
+                quote::quote!(#item).to_string().chars().take(60).collect::<String>(),
+                attr(cfg),
+                list.tokens
+            );
+        }
+    }
+    assert!(
+        gated >= 5,
+        "only {gated} feature-gated public items in lib.rs"
+    );
+}
