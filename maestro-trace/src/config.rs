@@ -27,7 +27,7 @@ use crate::pipeline::SamplerHints;
 pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";
 /// How long dropping the guard may spend flushing pending spans.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// The guide's Jaeger agent port: Thrift compact over UDP.
+/// The Jaeger agent's port for Thrift compact over UDP.
 pub const JAEGER_AGENT_PORT: u16 = 6831;
 /// Jaeger's collector port for Thrift binary over HTTP (`/api/traces`).
 pub const JAEGER_COLLECTOR_PORT: u16 = 14268;
@@ -93,8 +93,8 @@ pub struct TracingConfig {
 pub enum Exporter {
     /// OTLP, Jaeger's native ingestion protocol since v1.35.
     Otlp(OtlpSettings),
-    /// Jaeger's legacy agent protocol: Thrift compact over UDP (port 6831), as the guide's
-    /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` deployments use.
+    /// Jaeger's legacy agent protocol: Thrift compact over UDP (port 6831), what
+    /// deployments setting `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` send to.
     JaegerAgent {
         /// Host name or IP address.
         host: String,
@@ -264,7 +264,8 @@ impl Sampling {
         })
     }
 
-    /// The guide's choice: keep `ratio` of new traces, follow the caller's decision otherwise.
+    /// Keeps `ratio` of new traces and follows the caller's decision otherwise: the usual
+    /// production choice.
     pub fn parent_based_ratio(ratio: f64) -> Self {
         Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(ratio)))
     }
@@ -397,7 +398,7 @@ impl TracingConfig {
         self
     }
 
-    /// Adds a resource attribute describing where the service runs: the guide's
+    /// Adds a resource attribute describing where the service runs:
     /// `deployment.environment`, `service.namespace`, `cloud.provider`, `cloud.region`, ...
     /// (Jaeger shows them as process tags).
     pub fn resource_attribute(
@@ -448,7 +449,7 @@ impl TracingConfig {
     }
 
     /// Keeps `ratio` (`0.0..=1.0`) of new traces and follows the caller's decision for
-    /// propagated ones: the guide's `ParentBased(TraceIdRatioBased(0.1))`.
+    /// propagated ones: the SDK's `ParentBased(TraceIdRatioBased(ratio))`.
     pub fn sample_ratio(self, ratio: f64) -> Self {
         self.sampler(Sampling::parent_based_ratio(ratio))
     }

@@ -58,44 +58,29 @@ fn with_builtin(
         exporter: name,
         reason,
     };
-    Ok(match exporter {
-        Exporter::None => builder,
-        Exporter::Console => with_processor(
-            builder,
-            SimpleSpanProcessor::new(ConsoleExporter::stdout()),
-            limits,
-        ),
+    let processor = match exporter {
+        Exporter::None => return Ok(builder),
+        Exporter::Console => {
+            let console = SimpleSpanProcessor::new(ConsoleExporter::stdout());
+            return Ok(with_processor(builder, console, limits));
+        }
         Exporter::Otlp(otlp) => {
             let exporter = crate::export::otlp::build(&otlp, io_runtime)?;
-            with_batched(
-                builder,
-                BatchProcessor::new(exporter, batch, name),
-                name,
-                limits,
-            )?
+            BatchProcessor::new(exporter, batch, name)
         }
         Exporter::JaegerAgent { host, port } => {
             let exporter = JaegerAgentExporter::new((host.as_str(), port))
                 .map_err(|e| failed(e.to_string()))?;
-            with_batched(
-                builder,
-                BatchProcessor::new(exporter, batch, name),
-                name,
-                limits,
-            )?
+            BatchProcessor::new(exporter, batch, name)
         }
         Exporter::JaegerCollector { endpoint } => {
             let exporter = JaegerCollectorExporter::new(&endpoint)
                 .and_then(|e| e.with_timeout(batch.export_timeout))
                 .map_err(|e| failed(e.to_string()))?;
-            with_batched(
-                builder,
-                BatchProcessor::new(exporter, batch, name),
-                name,
-                limits,
-            )?
+            BatchProcessor::new(exporter, batch, name)
         }
-    })
+    };
+    with_batched(builder, processor, name, limits)
 }
 
 /// Adds a started batch processor (the threads of `name`'s exporter), or says why it could not

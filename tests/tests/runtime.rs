@@ -606,42 +606,46 @@ fn effective_settings_name_an_invalid_variable_instead_of_showing_its_default() 
         ("OTEL_PROPAGATORS", "b3"),
         ("OTEL_SERVICE_NAME", " "),
     ]);
-    invalid(
-        config.effective_exporter().map(drop),
-        "OTEL_TRACES_EXPORTER",
-        "jaegr",
-        "`otlp`, `jaeger`, `console` or `none`",
-    );
-    invalid(
-        config.effective_sampling().map(drop),
-        "OTEL_TRACES_SAMPLER",
-        "sometimes",
-        "`parentbased_traceidratio`",
-    );
-    invalid(
-        config.effective_batch().map(drop),
-        "OTEL_BSP_MAX_QUEUE_SIZE",
-        "lots",
-        "a whole number greater than 0",
-    );
-    invalid(
-        config.effective_span_limits().map(drop),
-        "OTEL_SPAN_EVENT_COUNT_LIMIT",
-        "-1",
-        "a whole number from 0",
-    );
-    invalid(
-        config.effective_propagators().map(drop),
-        "OTEL_PROPAGATORS",
-        "b3",
-        "`tracecontext`, `baggage`, `jaeger` or `none`",
-    );
-    invalid(
-        config.effective_service_name().map(drop),
-        "OTEL_SERVICE_NAME",
-        " ",
-        "a non-empty service name",
-    );
+    for (result, var, value, accepted) in [
+        (
+            config.effective_exporter().map(drop),
+            "OTEL_TRACES_EXPORTER",
+            "jaegr",
+            "`otlp`, `jaeger`, `console` or `none`",
+        ),
+        (
+            config.effective_sampling().map(drop),
+            "OTEL_TRACES_SAMPLER",
+            "sometimes",
+            "`parentbased_traceidratio`",
+        ),
+        (
+            config.effective_batch().map(drop),
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "lots",
+            "a whole number greater than 0",
+        ),
+        (
+            config.effective_span_limits().map(drop),
+            "OTEL_SPAN_EVENT_COUNT_LIMIT",
+            "-1",
+            "a whole number from 0",
+        ),
+        (
+            config.effective_propagators().map(drop),
+            "OTEL_PROPAGATORS",
+            "b3",
+            "`tracecontext`, `baggage`, `jaeger` or `none`",
+        ),
+        (
+            config.effective_service_name().map(drop),
+            "OTEL_SERVICE_NAME",
+            " ",
+            "a non-empty service name",
+        ),
+    ] {
+        invalid(result, var, value, accepted);
+    }
 
     // Each accessor reports the problems of its own setting only.
     let one_bad = lookup(&[("OTEL_BSP_EXPORT_TIMEOUT", "soon")]);
