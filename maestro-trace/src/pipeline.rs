@@ -208,10 +208,10 @@ pub(crate) fn with_tracer<R>(f: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
     active().map(|active| f(&active.tracer))
 }
 
-/// Installs the pipeline of `init` (or none), returning the one it replaces. While captures are
-/// alive theirs stays current (see the module docs).
-pub(crate) fn install(pipeline: Option<Pipeline>) -> Option<Pipeline> {
-    replace(|installed| &mut installed.by_init, pipeline)
+/// Installs the pipeline of `init` (or none). While captures are alive theirs stays current (see
+/// the module docs).
+pub(crate) fn install(pipeline: Option<Pipeline>) {
+    replace(|installed| &mut installed.by_init, pipeline);
 }
 
 /// Installs the test captures' shared pipeline (`None` once the last capture ends).
@@ -231,20 +231,16 @@ pub(crate) fn capturing() -> bool {
 /// Replaces one slot of the installed pipelines, then makes the current one the global
 /// OpenTelemetry provider, so the raw `opentelemetry` API exports to the same place, and has
 /// every thread pick it up.
-fn replace(
-    slot: impl FnOnce(&mut Installed) -> &mut Option<Pipeline>,
-    pipeline: Option<Pipeline>,
-) -> Option<Pipeline> {
+fn replace(slot: impl FnOnce(&mut Installed) -> &mut Option<Pipeline>, pipeline: Option<Pipeline>) {
     install_panic_hook();
     let mut guard = PIPELINE.write().unwrap_or_else(PoisonError::into_inner);
-    let previous = std::mem::replace(slot(&mut guard), pipeline);
+    *slot(&mut guard) = pipeline;
     let current = guard.current();
     if let Some(current) = current {
         global::set_tracer_provider(current.provider.clone());
     }
     ENABLED.store(current.is_some(), Ordering::Release);
     GENERATION.fetch_add(1, Ordering::AcqRel);
-    previous
 }
 
 thread_local! {

@@ -109,7 +109,7 @@ pub fn capture_with_sampler(sampler: Sampler) -> Capture {
 /// span!("handle_request").in_scope(|| span!("load_model").in_scope(|| ()));
 /// let request = capture.span("handle_request");
 /// assert!(capture.span("load_model").is_child_of(&request));
-/// assert_eq!(capture.tree(), "handle_request\n  load_model\n");
+/// assert_eq!(capture.tree(), "handle_request\n└─ load_model\n");
 /// capture.clear();
 /// assert!(capture.spans().is_empty());
 /// ```
@@ -453,7 +453,32 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One finished span, as the exporter received it.
+/// One finished span, as the exporter received it: its name, kind, status, typed attributes,
+/// events and place in its trace.
+///
+/// ```
+/// use maestro_trace::otel::trace::SpanKind;
+/// use maestro_trace::{record_errors, testing, traced};
+///
+/// #[traced("validate_model", kind = client, attrs(model_type = kind, epochs))]
+/// #[record_errors]
+/// fn validate(kind: &str, epochs: i64) -> Result<(), String> {
+///     Err(format!("{kind} weights are missing"))
+/// }
+///
+/// let capture = testing::capture();
+/// let _ = validate("pytorch", 3);
+/// let span = capture.span("validate_model");
+/// assert_eq!(span.kind(), SpanKind::Client);
+/// assert_eq!(span.attr_str("model_type").as_deref(), Some("pytorch"));
+/// assert_eq!(span.attr_i64("epochs"), Some(3));
+/// assert!(span.is_error() && span.is_root());
+/// let exception = span.event("exception");
+/// assert_eq!(
+///     exception.attr_str("exception.message").as_deref(),
+///     Some("pytorch weights are missing")
+/// );
+/// ```
 #[derive(Clone, Debug)]
 pub struct CapturedSpan {
     data: SpanData,
