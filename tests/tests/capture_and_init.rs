@@ -3,36 +3,8 @@
 //! `init` sets its pipeline aside until the capture ends. One test: `init` must not overlap the
 //! captures of other tests, so this binary has no other.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
-use maestro_trace::sdk::error::OTelSdkResult;
-use maestro_trace::sdk::trace::{SpanData, SpanExporter};
 use maestro_trace::{init, span, testing, InitError, TracingConfig};
-
-/// An exporter that keeps what it receives.
-#[derive(Clone, Debug, Default)]
-struct Recorded(Arc<Mutex<Vec<SpanData>>>);
-
-impl Recorded {
-    fn names(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|span| span.name.to_string())
-            .collect()
-    }
-}
-
-impl SpanExporter for Recorded {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(batch);
-        Ok(())
-    }
-}
+use maestro_trace_tests::recording::Recorded;
 
 #[test]
 fn init_while_capturing_is_an_error_and_a_capture_over_init_sets_it_aside() {

@@ -6,11 +6,12 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use maestro_trace::prelude::*;
 use maestro_trace::sdk::trace::Sampler;
+use maestro_trace::span;
 use maestro_trace::testing::{self, Capture};
-use maestro_trace::{span, TracingMiddleware};
+use maestro_trace_tests::serving::traced_server;
 
 /// How long a step may take before the test calls it stuck (captures waiting on each other).
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -134,23 +135,11 @@ async fn get_model(id: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok().body(format!("model-{id}"))
 }
 
-/// Serves one traced request from `thread` and one without `traceparent`, on a server's
+/// Sends one traced request from `thread` to a traced server of its own, which serves it on its
 /// worker thread.
 fn call_a_traced_server(thread: usize) {
     actix_web::rt::System::new().block_on(async move {
-        let server = HttpServer::new(|| {
-            App::new()
-                .wrap(TracingMiddleware::default())
-                .route("/models/{id}", web::get().to(get_model))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(("127.0.0.1", 0))
-        .expect("bind");
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
+        let (addr, handle) = traced_server("/models/{id}", || web::get().to(get_model));
         let client = awc::Client::new();
         let mut response = client
             .get(format!("http://{addr}/models/m{thread}"))

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, HttpResponse};
 use maestro_trace::otel::trace::SpanKind;
-use maestro_trace::{testing, TracingMiddleware};
+use maestro_trace::testing;
+use maestro_trace_tests::serving::traced_server;
 
 async fn health() -> HttpResponse {
     HttpResponse::Ok().body("ok")
@@ -16,19 +17,7 @@ async fn health() -> HttpResponse {
 async fn a_request_without_traceparent_on_a_worker_thread_is_seen_by_every_alive_capture() {
     let first = testing::capture();
     let second = testing::capture();
-    let server = HttpServer::new(|| {
-        App::new()
-            .wrap(TracingMiddleware::default())
-            .route("/models", web::get().to(health))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let (addr, handle) = traced_server("/models", || web::get().to(health));
 
     let mut response = awc::Client::new()
         .get(format!("http://{addr}/models"))
