@@ -21,10 +21,17 @@
 //!   (the innermost one, if captures are nested on that thread). Its later spans follow it
 //!   wherever they start: on other threads, in spawned tasks, or as server spans continuing a
 //!   client span's `traceparent` on a server's worker thread.
-//! - A span of no capture's trace (a trace started on a thread no capture was created on, such
-//!   as a request without `traceparent` on a server's worker thread) goes to every capture alive
-//!   when it ends, sampled if one of their samplers samples it.
-//! - Each capture's sampler decides for its own traces ([`capture_with_sampler`]).
+//! - A span continuing a trace that started elsewhere (an incoming `traceparent` with a trace id
+//!   of no capture) belongs to the capture of the thread it starts on, without claiming that
+//!   trace id: two tests may send the same one.
+//! - Any other span (on a thread no capture was created on, in a trace of no capture, such as a
+//!   request without `traceparent` on a server's worker thread) goes to every capture alive when
+//!   it ends, sampled if one of their samplers samples it. A test that counts such spans keeps
+//!   its binary to itself.
+//! - Each capture's sampler decides for its own spans ([`capture_with_sampler`]). A span of a
+//!   capture already dropped is discarded. The span-start shortcuts (skipping a child of an
+//!   unsampled parent without allocating) hold for what every alive capture's sampler shares,
+//!   so a test that counts allocations keeps its binary to itself.
 //!
 //! A capture is bound to the thread that created it (it is not `Send`). While captures are alive,
 //! [`init`](crate::init) returns [`InitError::CaptureAlive`](crate::InitError::CaptureAlive); a
