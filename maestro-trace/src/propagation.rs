@@ -117,23 +117,15 @@ impl TextMapPropagator for W3cTraceContextPropagator {
             .get_all(TRACESTATE)
             .and_then(|values| parse_tracestate(&values))
             .unwrap_or_default();
-        // The SDK's `TraceState` predates the current key grammar: it holds the members whose
-        // keys it knows, and the full list travels beside it when some are left out.
-        let held: Vec<(&str, &str)> = members
-            .iter()
-            .copied()
-            .filter(|(key, _)| TraceState::from_key_value([(*key, "v")]).is_ok())
-            .collect();
-        let state = TraceState::from_key_value(held.iter().copied()).unwrap_or_default();
-        let received = (held.len() < members.len()).then(|| ReceivedTraceState {
-            trace_id: parent.trace_id,
-            state: state.clone(),
-            header: members
-                .iter()
-                .map(|(key, value)| format!("{key}={value}"))
-                .collect::<Vec<_>>()
-                .join(","),
-        });
+        // The SDK's `TraceState` predates the current key grammar: when it cannot hold every
+        // member, the full list travels beside it.
+        let (state, received) = match TraceState::from_key_value(members.iter().copied()) {
+            Ok(state) => (state, None),
+            Err(_) => {
+                let received = ReceivedTraceState::new(&members, parent.trace_id);
+                (received.state.clone(), Some(received))
+            }
+        };
         let cx = cx.with_remote_span_context(SpanContext::new(
             parent.trace_id,
             parent.span_id,
@@ -165,6 +157,24 @@ struct ReceivedTraceState {
 }
 
 impl ReceivedTraceState {
+    /// `members` of `trace_id`, with the part of them the SDK's `TraceState` can hold (it
+    /// predates the current key grammar).
+    fn new(members: &[(&str, &str)], trace_id: TraceId) -> Self {
+        let held = members
+            .iter()
+            .copied()
+            .filter(|(key, _)| TraceState::from_key_value([(*key, "v")]).is_ok());
+        ReceivedTraceState {
+            trace_id,
+            state: TraceState::from_key_value(held).unwrap_or_default(),
+            header: members
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
     /// Whether `context` still carries this state unchanged (same trace, same members).
     fn describes(&self, context: &SpanContext) -> bool {
         context.trace_id() == self.trace_id && *context.trace_state() == self.state
