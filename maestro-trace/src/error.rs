@@ -57,6 +57,9 @@ pub enum InitError {
     Several(Vec<InitError>),
     /// `init` was called while the guard of an earlier `init` is still alive.
     AlreadyInitialized,
+    /// `init` was called while a test capture (`maestro_trace::testing::capture`) is alive: the
+    /// capture owns the pipeline until it is dropped.
+    CaptureAlive,
 }
 
 impl InitError {
@@ -117,6 +120,9 @@ impl fmt::Display for InitError {
             }
             InitError::AlreadyInitialized => f.write_str(
                 "tracing is already initialized: keep the first guard alive instead of calling init again",
+            ),
+            InitError::CaptureAlive => f.write_str(
+                "a test capture is alive and owns the tracing pipeline: drop every `testing::capture()` before calling init, or run tests that call init in a test binary of their own",
             ),
         }
     }

@@ -18,7 +18,8 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// Every invalid value, from the environment or from code, is reported at once as an error;
 /// nothing falls back silently. Dropping the guard flushes pending spans (bounded by the
 /// shutdown timeout) and turns tracing off; call [`TracingGuard::shutdown`] to see errors.
-/// `init` while an earlier guard is alive returns [`InitError::AlreadyInitialized`].
+/// `init` while an earlier guard is alive returns [`InitError::AlreadyInitialized`], and while a
+/// test capture is alive [`InitError::CaptureAlive`].
 ///
 /// ```
 /// use maestro_trace::{init, traced, TracingConfig};
@@ -48,6 +49,9 @@ pub fn init(mut config: TracingConfig) -> Result<TracingGuard, InitError> {
         active: true,
         timeout: config.shutdown_timeout,
     };
+    if pipeline::capturing() {
+        return Err(InitError::CaptureAlive);
+    }
     if config.enabled == Some(false) {
         pipeline::install(None);
         return Ok(guard);
