@@ -162,6 +162,7 @@ impl fmt::Debug for InitError {
                 .finish(),
             InitError::Several(errors) => f.debug_tuple("Several").field(errors).finish(),
             InitError::AlreadyInitialized => f.write_str("AlreadyInitialized"),
+            InitError::CaptureAlive => f.write_str("CaptureAlive"),
         }
     }
 }

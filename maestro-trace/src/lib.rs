@@ -42,7 +42,7 @@
 //! - `actix` (default): `TracingMiddleware` for actix-web 4.
 //! - `awc`, `reqwest`: `send_traced()` client spans for those HTTP clients (`client` module).
 //! - `testing`: the `testing` module, an in-memory pipeline and assertions on captured spans
-//!   (turns on `opentelemetry_sdk`'s `testing` feature); enable it in `[dev-dependencies]`.
+//!   that run in parallel; enable it in `[dev-dependencies]`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -2,7 +2,7 @@
 //! spans are started from.
 //!
 //! [`crate::init`] installs the pipeline. While test captures are alive, their one shared
-//! pipeline ([`crate::testing`]) is installed over it and spans go there; the pipeline of `init`,
+//! pipeline (`crate::testing`) is installed over it and spans go there; the pipeline of `init`,
 //! if any, is current again once the last capture ends. The disabled path is a single relaxed
 //! atomic load, so a `#[traced]` call with tracing off costs a branch and allocates nothing.
 //!
@@ -194,6 +194,7 @@ pub(crate) fn install(pipeline: Option<Pipeline>) {
 }
 
 /// Installs the test captures' shared pipeline (`None` once the last capture ends).
+#[cfg(feature = "testing")]
 pub(crate) fn install_capture(pipeline: Option<Pipeline>) {
     replace(|installed| &mut installed.by_capture, pipeline);
 }
