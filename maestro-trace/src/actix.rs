@@ -34,7 +34,7 @@ use std::time::Instant;
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{ResourceMap, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, Uri};
+use actix_web::http::Uri;
 use actix_web::web::Bytes;
 use actix_web::HttpRequest;
 use opentelemetry::propagation::Extractor;
@@ -46,6 +46,7 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use pin_project_lite::pin_project;
 
 use crate::error::InitError;
+use crate::http::{self, QueryRedaction};
 use crate::pipeline;
 use crate::span::{Span, EXCEPTION_EVENT};
 
@@ -64,7 +65,9 @@ pub const ENV_CAPTURE_RESPONSE_HEADERS: &str =
 /// Comma-separated extra headers whose values are never recorded.
 pub const ENV_REDACT_HEADERS: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS";
 
-/// Headers whose values are replaced by `[REDACTED]` when captured, whatever is configured.
+pub use crate::http::{DEFAULT_REDACTED_QUERY_PARAMS, REDACTED};
+
+/// Headers whose values are recorded as [`REDACTED`] when captured, whatever is configured.
 pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
     "authorization",
     "proxy-authorization",
@@ -74,25 +77,6 @@ pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
     "x-auth-token",
 ];
 
-/// What a redacted header value is recorded as.
-pub const REDACTED: &str = "[REDACTED]";
-
-/// Query parameters whose values are replaced by `REDACTED` in `url.query` and `http.url`,
-/// whatever is configured (names compared case-insensitively).
-pub const DEFAULT_REDACTED_QUERY_PARAMS: [&str; 12] = [
-    "access_token",
-    "api_key",
-    "apikey",
-    "auth",
-    "client_secret",
-    "code",
-    "password",
-    "secret",
-    "sig",
-    "signature",
-    "token",
-    "x-amz-signature",
-];
 /// Comma-separated extra query parameters to redact.
 pub const ENV_REDACT_QUERY_PARAMS: &str = "OTEL_RUST_ACTIX_REDACT_QUERY_PARAMS";
 
@@ -122,8 +106,7 @@ struct Settings {
     request_headers: Vec<(HeaderName, Key)>,
     response_headers: Vec<(HeaderName, Key)>,
     redacted: Vec<HeaderName>,
-    /// Extra query parameters to redact, lowercase.
-    redacted_query: Vec<String>,
+    redacted_query: QueryRedaction,
     trace_id_header: Option<HeaderName>,
     semconv: HttpSemconv,
     hook: Option<RequestHook>,
@@ -143,6 +126,7 @@ impl fmt::Debug for TracingMiddleware {
                 &s.response_headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
             )
             .field("redacted", &s.redacted)
+            .field("redacted_query", &s.redacted_query)
             .field("trace_id_header", &s.trace_id_header)
             .field("semconv", &s.semconv)
             .field("hook", &s.hook.is_some())
@@ -267,17 +251,14 @@ impl TracingMiddleware {
     }
 
     /// Also redacts the values of these query parameters in `url.query` / `http.url` (beyond
-    /// `token`, `access_token`, `api_key`, `password`, `signature`, ... which always are).
+    /// [`DEFAULT_REDACTED_QUERY_PARAMS`]: `token`, `access_token`, `api_key`, `password`,
+    /// `signature`, ... which always are); names are compared case-insensitively, as the
+    /// clients' `maestro_trace::client::redact_query_params` compares them.
     pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(
         mut self,
         names: I,
     ) -> Self {
-        self.settings.redacted_query.extend(
-            names
-                .into_iter()
-                .map(|n| n.as_ref().trim().to_ascii_lowercase())
-                .filter(|n| !n.is_empty()),
-        );
+        self.settings.redacted_query.extend(names);
         self
     }
 
@@ -346,36 +327,6 @@ impl Settings {
                     .is_some_and(|before| before.ends_with('/'))
             }
         })
-    }
-
-    /// The query string with the values of sensitive parameters replaced by `REDACTED`.
-    fn redact_query(&self, query: &str) -> String {
-        let sensitive = |pair: &str| {
-            pair.split_once('=')
-                .is_some_and(|(name, _)| self.redacts_param(name))
-        };
-        if !query.split('&').any(sensitive) {
-            return query.to_owned();
-        }
-        query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if self.redacts_param(name) => format!("{name}=REDACTED"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    }
-
-    fn redacts_param(&self, name: &str) -> bool {
-        // The configured names are lowercase.
-        DEFAULT_REDACTED_QUERY_PARAMS
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(name))
-            || self
-                .redacted_query
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name))
     }
 
     /// How many attributes a server span gets at most, hooks aside: the stable request and
@@ -563,7 +514,7 @@ struct RequestSpan {
 
 /// What naming a span by its route later needs.
 struct PendingRoute {
-    method: Cow<'static, str>,
+    method: &'static str,
     /// For the rare request that never comes back routed (a panic, a cancellation, an error).
     uri: Uri,
     routes: Rc<ResourceMap>,
@@ -613,10 +564,7 @@ fn start_span(
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(req.headers()))
     });
-    let method: Cow<'static, str> = match static_method(req.method()) {
-        Some(method) => method.into(),
-        None => req.method().as_str().to_owned().into(),
-    };
+    let method = http::span_method(req.method().as_str());
     // Before routing, looking the route up runs actix's router a second time; after routing it
     // is nearly free. So unless the sampler may decide by the span's name (then it must see
     // the full name now), the span starts named by its method and gets its route later.
@@ -626,7 +574,7 @@ fn start_span(
     } else {
         req.match_pattern()
     };
-    let builder = SpanBuilder::from_name(span_name(method.clone(), route.as_deref()))
+    let builder = SpanBuilder::from_name(span_name(method, route.as_deref()))
         .with_kind(SpanKind::Server)
         // The span keeps this vector for its attributes: sized once for what the request and
         // response add, instead of regrown while they are set (the sampler still sees none).
@@ -671,22 +619,23 @@ fn request_attributes(
     let path = req.path();
     let query = match req.query_string() {
         "" => None,
-        query => Some(settings.redact_query(query)),
+        query => Some(settings.redacted_query.query(query).into_owned()),
     };
 
-    let method = match static_method(req.method()) {
-        Some(method) => Value::from(method),
-        None => Value::from(req.method().as_str().to_owned()),
-    };
+    let method = req.method().as_str();
     if legacy {
-        legacy_attrs.push(KeyValue::new("http.method", method.clone()));
+        let method = match http::known_method(method) {
+            Some(method) => Value::from(method),
+            None => Value::from(method.to_owned()),
+        };
+        legacy_attrs.push(KeyValue::new("http.method", method));
         let query = query.as_deref().map_or(String::new(), |q| format!("?{q}"));
         legacy_attrs.push(KeyValue::new(
             "http.url",
             format!("{}://{}{path}{query}", origin.scheme, origin.host),
         ));
     }
-    attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    http::record_method(method, &mut attrs);
     attrs.push(KeyValue::new(semconv::URL_PATH, path.to_owned()));
     if let Some(query) = query {
         attrs.push(KeyValue::new(semconv::URL_QUERY, query));
@@ -725,47 +674,26 @@ fn request_attributes(
         }
         attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, agent));
     }
-    let version = match req.version() {
-        actix_web::http::Version::HTTP_09 => "0.9",
-        actix_web::http::Version::HTTP_10 => "1.0",
-        actix_web::http::Version::HTTP_2 => "2",
-        actix_web::http::Version::HTTP_3 => "3",
-        _ => "1.1",
-    };
-    attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+    if let Some(version) = http::protocol_version!(req.version(), actix_web::http::Version) {
+        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+    }
     settings.capture(&settings.request_headers, req.headers(), &mut attrs);
     attrs.append(&mut legacy_attrs);
     attrs
 }
 
 /// `"{METHOD} {route}"`, or the method alone when no route matched.
-fn span_name(method: Cow<'static, str>, route: Option<&str>) -> Cow<'static, str> {
+fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
     match route {
         Some(route) => {
             let mut name = String::with_capacity(method.len() + 1 + route.len());
-            name.push_str(&method);
+            name.push_str(method);
             name.push(' ');
             name.push_str(route);
             name.into()
         }
-        None => method,
+        None => Cow::Borrowed(method),
     }
-}
-
-/// The standard methods' names as static strings (recorded without allocating).
-fn static_method(method: &Method) -> Option<&'static str> {
-    Some(match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => return None,
-    })
 }
 
 /// Where a request was addressed to and came from, resolved as actix-web's `ConnectionInfo`
@@ -1138,18 +1066,6 @@ mod tests {
         assert!(settings.excludes("/internal/metrics"));
         assert!(!settings.excludes("/internals"));
         assert!(!settings.excludes("/models"));
-    }
-
-    #[test]
-    fn sensitive_query_parameters_are_redacted() {
-        let settings = TracingMiddleware::default()
-            .redact_query_params(["session"])
-            .settings;
-        assert_eq!(
-            settings.redact_query("model=bert&Token=abc&session=s1&flag&api_key=k"),
-            "model=bert&Token=REDACTED&session=REDACTED&flag&api_key=REDACTED"
-        );
-        assert_eq!(settings.redact_query(""), "");
     }
 
     #[test]

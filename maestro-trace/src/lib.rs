@@ -48,6 +48,8 @@ mod diagnostics;
 mod env;
 mod error;
 pub mod export;
+#[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
+mod http;
 mod init;
 mod pipeline;
 mod processor;

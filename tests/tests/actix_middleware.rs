@@ -187,6 +187,28 @@ async fn status_rules_5xx_errors_4xx_unset() {
 }
 
 #[actix_web::test]
+async fn unknown_method_is_other_and_the_span_named_http() {
+    let capture = testing::capture();
+    let service = test::init_service(app(TracingMiddleware::default())).await;
+    let method = actix_web::http::Method::from_bytes(b"PROPFIND").expect("a valid method token");
+    let req = test::TestRequest::default()
+        .method(method)
+        .uri("/nowhere")
+        .to_request();
+    let _ = test::read_body(test::call_service(&service, req).await).await;
+
+    let span = capture.span("HTTP");
+    assert_eq!(
+        span.attr_str("http.request.method").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        span.attr_str("http.request.method_original").as_deref(),
+        Some("PROPFIND")
+    );
+}
+
+#[actix_web::test]
 async fn sensitive_query_parameters_never_reach_the_span() {
     let capture = testing::capture();
     let service = test::init_service(app(TracingMiddleware::default()
@@ -422,12 +444,12 @@ async fn request_hook_header_capture_redaction_and_trace_id_header() {
     for secret in ["authorization", "x-api-key", "x-internal-token"] {
         assert_eq!(
             header(&format!("http.request.header.{secret}")),
-            ["[REDACTED]"],
+            ["REDACTED"],
             "{secret}"
         );
     }
     assert_eq!(header("http.response.header.x-model-version"), ["v1.3"]);
-    assert_eq!(header("http.response.header.set-cookie"), ["[REDACTED]"]);
+    assert_eq!(header("http.response.header.set-cookie"), ["REDACTED"]);
     assert!(
         !format!("{:?}", span.attributes()).contains("sk-live-secret"),
         "no secret anywhere on the span"

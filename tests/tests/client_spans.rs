@@ -294,6 +294,31 @@ async fn reqwest_url_full_has_no_credentials_or_signatures() {
 }
 
 #[tokio::test]
+async fn reqwest_url_full_redacts_secret_query_parameters_whatever_their_case() {
+    let _serial = SERIAL.lock().await;
+    let capture = testing::capture();
+    let addr = server();
+    reqwest::Client::new()
+        .get(format!(
+            "http://{addr}/headers/x?Token=sk-live-1&ACCESS_TOKEN=a1&X-Amz-Credential=c1&model=bert"
+        ))
+        .send_traced()
+        .await
+        .expect("request succeeds");
+
+    let full = capture.span("GET").attr_str("url.full").expect("url.full");
+    assert_eq!(
+        full,
+        format!(
+            "http://{addr}/headers/x?Token=REDACTED&ACCESS_TOKEN=REDACTED&X-Amz-Credential=REDACTED&model=bert"
+        )
+    );
+    for secret in ["sk-live-1", "a1", "c1"] {
+        assert!(!capture.tree().contains(secret), "{secret} leaked");
+    }
+}
+
+#[tokio::test]
 async fn reqwest_unknown_method_is_named_http_with_the_original_recorded() {
     let _serial = SERIAL.lock().await;
     let capture = testing::capture();
@@ -507,6 +532,53 @@ async fn a_traced_server_continues_the_client_span() {
     assert!(client.is_child_of(&caller), "{}", capture.tree());
     assert!(served.is_child_of(&client), "{}", capture.tree());
     assert_eq!(served.kind(), SpanKind::Server);
+}
+
+/// The query of the server span and the `url.full` of the client span of one call, with the
+/// extra parameter `session_id` redacted on both sides.
+#[actix_web::test]
+async fn server_and_client_spans_redact_the_same_query_the_same_way() {
+    let _serial = SERIAL.lock().await;
+    maestro_trace::client::redact_query_params(["session_id"]);
+    let capture = testing::capture();
+    let server = HttpServer::new(|| {
+        App::new()
+            .wrap(TracingMiddleware::default().redact_query_params(["session_id"]))
+            .route("/models/{id}", web::get().to(get_model))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .expect("bind");
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    let query = "Token=t1&SESSION_ID=s1&sig=g1&X-Goog-Signature=x1&Password=p1&auth=a1&page=2";
+    let mut response = awc::Client::new()
+        .get(format!("http://{addr}/models/bert?{query}"))
+        .send_traced()
+        .await
+        .expect("request succeeds");
+    assert_eq!(response.body().await.expect("body"), "model-bert");
+    for _ in 0..100 {
+        if !capture.spans_named("GET /models/{id}").is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    handle.stop(true).await;
+
+    let redacted = "Token=REDACTED&SESSION_ID=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED\
+                    &Password=REDACTED&auth=REDACTED&page=2";
+    let served = capture.span("GET /models/{id}");
+    assert_eq!(served.attr_str("url.query").as_deref(), Some(redacted));
+    let client = capture.span("GET");
+    assert_eq!(
+        client.attr_str("url.full"),
+        Some(format!("http://{addr}/models/bert?{redacted}"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ impl<S> ResponseOutcome for Result<ClientResponse<S>, SendRequestError> {
             Ok(response) => record_response(
                 span,
                 response.status().as_u16(),
-                protocol_version(response.version()),
+                crate::http::protocol_version!(response.version(), Version),
             ),
             Err(error) => record_failure(
                 span,
@@ -166,18 +166,6 @@ impl<S> ResponseOutcome for Result<ClientResponse<S>, SendRequestError> {
             ),
         }
     }
-}
-
-/// `network.protocol.version` for an HTTP version.
-fn protocol_version(version: Version) -> Option<&'static str> {
-    Some(match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => return None,
-    })
 }
 
 /// `error.type` for an awc send error: a short, low-cardinality kind.

@@ -71,7 +71,7 @@ impl ResponseOutcome for Result<Response, Error> {
             Ok(response) => record_response(
                 span,
                 response.status().as_u16(),
-                protocol_version(response.version()),
+                crate::http::protocol_version!(response.version(), Version),
             ),
             Err(error) => record_failure(
                 span,
@@ -94,18 +94,6 @@ fn redacted_message(error: &Error) -> String {
         Some((url, Cow::Owned(redacted))) => message.replace(url, &redacted),
         _ => message,
     }
-}
-
-/// `network.protocol.version` for an HTTP version.
-fn protocol_version(version: Version) -> Option<&'static str> {
-    Some(match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => return None,
-    })
 }
 
 /// `error.type` for a reqwest error: a short, low-cardinality kind.
