@@ -64,12 +64,11 @@ impl QueryRedaction {
 
     /// Also redacts `names` (surrounding blanks trimmed, empty names ignored).
     pub(crate) fn extend<I: IntoIterator<Item = S>, S: AsRef<str>>(&mut self, names: I) {
-        self.extra.extend(
-            names
-                .into_iter()
-                .map(|n| n.as_ref().trim().into())
-                .filter(|n: &Box<str>| !n.is_empty()),
-        );
+        self.extra.extend(names.into_iter().filter_map(|n| {
+            Some(n.as_ref().trim())
+                .filter(|n| !n.is_empty())
+                .map(Box::from)
+        }));
     }
 
     /// Whether the value of the parameter `name` is a secret.

@@ -1,0 +1,355 @@
+//! What `TracingMiddleware` is configured with: its builder, the environment it reads, and the
+//! rules (exclusions, captured and redacted headers) a request is checked against.
+
+use std::fmt;
+use std::sync::Arc;
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderMap, HeaderName};
+use opentelemetry::{Key, KeyValue, Value};
+
+use crate::error::InitError;
+use crate::http::{QueryRedaction, REDACTED};
+use crate::span::Span;
+
+/// URLs the guide excludes from tracing.
+pub const GUIDE_EXCLUDED_URLS: [&str; 4] = ["health", "metrics", "readiness", "liveness"];
+/// Comma-separated URLs not to trace (matched like [`TracingMiddleware::exclude_urls`]).
+pub const ENV_EXCLUDED_URLS: &str = "OTEL_RUST_ACTIX_EXCLUDED_URLS";
+/// `http/dup` also emits the guide's (pre-stable) HTTP attribute names; `http` only the stable.
+pub const ENV_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+/// Comma-separated request headers to record as `http.request.header.<name>`.
+pub const ENV_CAPTURE_REQUEST_HEADERS: &str =
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST";
+/// Comma-separated response headers to record as `http.response.header.<name>`.
+pub const ENV_CAPTURE_RESPONSE_HEADERS: &str =
+    "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE";
+/// Comma-separated extra headers whose values are never recorded.
+pub const ENV_REDACT_HEADERS: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS";
+
+/// Headers whose values are recorded as [`REDACTED`] when captured, whatever is configured.
+pub const DEFAULT_REDACTED_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+];
+
+/// Comma-separated extra query parameters to redact.
+pub const ENV_REDACT_QUERY_PARAMS: &str = "OTEL_RUST_ACTIX_REDACT_QUERY_PARAMS";
+
+/// Which HTTP attribute names server spans carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HttpSemconv {
+    /// The stable names (`http.request.method`, `url.path`, `http.response.status_code`, ...).
+    #[default]
+    Stable,
+    /// The stable names and the guide's older ones (`http.method`, `http.url`,
+    /// `http.status_code`, `http.client_ip`, `http.user_agent`, `http.response_time_ms`).
+    StableAndLegacy,
+}
+
+/// Adds request attributes from the request: `(request, server span)`.
+type RequestHook = Arc<dyn Fn(&ServiceRequest, &Span) + Send + Sync>;
+
+/// Traces every request of an actix-web app: see the module docs.
+#[derive(Clone, Default)]
+pub struct TracingMiddleware {
+    pub(super) settings: Settings,
+}
+
+#[derive(Clone, Default)]
+pub(super) struct Settings {
+    pub(super) excluded: Vec<String>,
+    pub(super) request_headers: Vec<(HeaderName, Key)>,
+    pub(super) response_headers: Vec<(HeaderName, Key)>,
+    pub(super) redacted: Vec<HeaderName>,
+    pub(super) redacted_query: QueryRedaction,
+    pub(super) trace_id_header: Option<HeaderName>,
+    pub(super) semconv: HttpSemconv,
+    pub(super) hook: Option<RequestHook>,
+}
+
+impl fmt::Debug for TracingMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
+        f.debug_struct("TracingMiddleware")
+            .field("excluded", &s.excluded)
+            .field(
+                "request_headers",
+                &s.request_headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
+            )
+            .field(
+                "response_headers",
+                &s.response_headers.iter().map(|h| &h.0).collect::<Vec<_>>(),
+            )
+            .field("redacted", &s.redacted)
+            .field("redacted_query", &s.redacted_query)
+            .field("trace_id_header", &s.trace_id_header)
+            .field("semconv", &s.semconv)
+            .field("hook", &s.hook.is_some())
+            .finish()
+    }
+}
+
+fn header_list(var: &'static str, raw: &str) -> Result<Vec<HeaderName>, InitError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                InitError::invalid_env(
+                    var,
+                    raw,
+                    format!("comma-separated header names (`{h}` is not one)"),
+                )
+            })
+        })
+        .collect()
+}
+
+impl TracingMiddleware {
+    /// The middleware configured from the environment: excluded URLs
+    /// (`OTEL_RUST_ACTIX_EXCLUDED_URLS`), semantic-convention mode
+    /// (`OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the guide's legacy names), and captured /
+    /// redacted headers (`OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST`,
+    /// `_SERVER_RESPONSE`, `_SANITIZE_FIELDS`). Builder calls after it override it.
+    pub fn from_env() -> Result<Self, InitError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading from `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
+        let mut middleware = TracingMiddleware::default();
+        let mut errors = Vec::new();
+        if let Some(raw) = lookup(ENV_EXCLUDED_URLS) {
+            middleware = middleware.exclude_urls(raw.split(',').map(str::trim));
+        }
+        if let Some(raw) = lookup(ENV_SEMCONV_STABILITY_OPT_IN) {
+            // A list of opt-ins for several domains; only `http` and `http/dup` concern us.
+            if raw.split(',').any(|t| t.trim() == "http/dup") {
+                middleware.settings.semconv = HttpSemconv::StableAndLegacy;
+            }
+        }
+        for (var, request) in [
+            (ENV_CAPTURE_REQUEST_HEADERS, true),
+            (ENV_CAPTURE_RESPONSE_HEADERS, false),
+        ] {
+            if let Some(raw) = lookup(var) {
+                match header_list(var, &raw) {
+                    Ok(names) => {
+                        middleware = if request {
+                            middleware.capture_request_headers(names.iter().map(HeaderName::as_str))
+                        } else {
+                            middleware
+                                .capture_response_headers(names.iter().map(HeaderName::as_str))
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if let Some(raw) = lookup(ENV_REDACT_QUERY_PARAMS) {
+            middleware = middleware.redact_query_params(raw.split(','));
+        }
+        if let Some(raw) = lookup(ENV_REDACT_HEADERS) {
+            match header_list(ENV_REDACT_HEADERS, &raw) {
+                Ok(names) => middleware.settings.redacted.extend(names),
+                Err(e) => errors.push(e),
+            }
+        }
+        match InitError::from_all(errors) {
+            Some(error) => Err(error),
+            None => Ok(middleware),
+        }
+    }
+
+    /// Requests to these URLs get no span: an entry `health` matches `/health` and any path
+    /// ending in `/health`; an entry starting with `/` matches that path and everything below it.
+    pub fn exclude_urls<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, urls: I) -> Self {
+        self.settings.excluded.extend(
+            urls.into_iter()
+                .map(|u| u.as_ref().trim().to_owned())
+                .filter(|u| !u.is_empty()),
+        );
+        self
+    }
+
+    /// Records these request headers as `http.request.header.<name>` (secrets redacted).
+    pub fn capture_request_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings
+            .request_headers
+            .extend(capture_keys(names, "http.request.header."));
+        self
+    }
+
+    /// Records these response headers as `http.response.header.<name>` (secrets redacted).
+    pub fn capture_response_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings
+            .response_headers
+            .extend(capture_keys(names, "http.response.header."));
+        self
+    }
+
+    /// Also redacts these headers when captured (beyond `authorization`, `cookie`,
+    /// `set-cookie`, `x-api-key`, ... which always are).
+    pub fn redact_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
+        self.settings
+            .redacted
+            .extend(names.into_iter().filter_map(|n| {
+                HeaderName::from_bytes(n.as_ref().to_ascii_lowercase().as_bytes()).ok()
+            }));
+        self
+    }
+
+    /// Also redacts the values of these query parameters in `url.query` / `http.url` (beyond
+    /// [`DEFAULT_REDACTED_QUERY_PARAMS`]: `token`, `access_token`, `api_key`, `password`,
+    /// `signature`, ... which always are); names are compared case-insensitively, as the
+    /// clients' `maestro_trace::client::redact_query_params` compares them.
+    pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        mut self,
+        names: I,
+    ) -> Self {
+        self.settings.redacted_query.extend(names);
+        self
+    }
+
+    /// Returns the trace id to the caller in this response header (e.g. `x-trace-id`), so a
+    /// user reporting a problem can quote it.
+    pub fn trace_id_response_header(mut self, name: &str) -> Self {
+        self.settings.trace_id_header =
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok();
+        self
+    }
+
+    /// Chooses the HTTP attribute names (default: stable only).
+    pub fn semconv(mut self, mode: HttpSemconv) -> Self {
+        self.settings.semconv = mode;
+        self
+    }
+
+    /// Runs `hook` on every traced request, to add attributes from it (the tenant from a
+    /// header, say).
+    ///
+    /// ```
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// let middleware = TracingMiddleware::default().request_hook(|request, span| {
+    ///     if let Some(tenant) = request.headers().get("x-tenant-id").and_then(|v| v.to_str().ok()) {
+    ///         span.set_attribute("tenant.id", tenant);
+    ///     }
+    /// });
+    /// # drop(middleware);
+    /// ```
+    pub fn request_hook(
+        mut self,
+        hook: impl Fn(&ServiceRequest, &Span) + Send + Sync + 'static,
+    ) -> Self {
+        self.settings.hook = Some(Arc::new(hook));
+        self
+    }
+}
+
+fn capture_keys<I: IntoIterator<Item = S>, S: AsRef<str>>(
+    names: I,
+    prefix: &str,
+) -> Vec<(HeaderName, Key)> {
+    names
+        .into_iter()
+        .filter_map(|n| {
+            HeaderName::from_bytes(n.as_ref().trim().to_ascii_lowercase().as_bytes()).ok()
+        })
+        .map(|name| {
+            let key = Key::from(Arc::<str>::from(format!("{prefix}{}", name.as_str())));
+            (name, key)
+        })
+        .collect()
+}
+
+impl Settings {
+    pub(super) fn excludes(&self, path: &str) -> bool {
+        self.excluded.iter().any(|entry| {
+            if entry.starts_with('/') {
+                path == entry
+                    || path
+                        .strip_prefix(entry.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            } else {
+                path.strip_suffix(entry.as_str())
+                    .is_some_and(|before| before.ends_with('/'))
+            }
+        })
+    }
+
+    /// How many attributes a server span gets at most, hooks aside: the stable request and
+    /// response ones, the captured headers, and the legacy names when enabled.
+    pub(super) fn attribute_capacity(&self) -> usize {
+        let legacy = match self.semconv {
+            HttpSemconv::Stable => 0,
+            HttpSemconv::StableAndLegacy => 6,
+        };
+        12 + self.request_headers.len() + self.response_headers.len() + legacy
+    }
+
+    fn redacts(&self, name: &HeaderName) -> bool {
+        DEFAULT_REDACTED_HEADERS.contains(&name.as_str()) || self.redacted.contains(name)
+    }
+
+    /// `key = [values...]` for each configured header present in `headers`.
+    pub(super) fn capture(
+        &self,
+        captured: &[(HeaderName, Key)],
+        headers: &HeaderMap,
+        out: &mut Vec<KeyValue>,
+    ) {
+        for (name, key) in captured {
+            let values: Vec<opentelemetry::StringValue> = headers
+                .get_all(name)
+                .map(|v| {
+                    if self.redacts(name) {
+                        REDACTED.into()
+                    } else {
+                        String::from_utf8_lossy(v.as_bytes()).into_owned().into()
+                    }
+                })
+                .collect();
+            if !values.is_empty() {
+                out.push(KeyValue::new(key.clone(), Value::Array(values.into())));
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_match_segments_and_prefixes() {
+        let settings = TracingMiddleware::default()
+            .exclude_urls(["health", "/internal"])
+            .settings;
+        assert!(settings.excludes("/health"));
+        assert!(settings.excludes("/api/health"));
+        assert!(!settings.excludes("/healthcheck"));
+        assert!(!settings.excludes("/health/deep"));
+        assert!(settings.excludes("/internal"));
+        assert!(settings.excludes("/internal/metrics"));
+        assert!(!settings.excludes("/internals"));
+        assert!(!settings.excludes("/models"));
+    }
+}
