@@ -206,6 +206,19 @@ pub(crate) fn known_method(method: &str) -> Option<&'static str> {
     })
 }
 
+/// The status description of a span whose response failed, as the HTTP semantic conventions
+/// leave it to say what the code means: `HTTP 404 Not Found` (`HTTP 599` for a code without a
+/// standard reason phrase).
+pub(crate) fn status_description(status: u16) -> String {
+    match ::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+    {
+        Some(reason) => format!("HTTP {status} {reason}"),
+        None => format!("HTTP {status}"),
+    }
+}
+
 /// `network.protocol.version` for a `Version` of any `http` crate (actix-web and awc use `http`
 /// 0.2, reqwest `http` 1): `protocol_version!(version, Version)` is `Option<&'static str>`.
 macro_rules! protocol_version {
@@ -297,6 +310,13 @@ mod tests {
             policy.url("https://host/#a?token=1"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn failed_statuses_are_described_with_their_reason() {
+        assert_eq!(status_description(404), "HTTP 404 Not Found");
+        assert_eq!(status_description(503), "HTTP 503 Service Unavailable");
+        assert_eq!(status_description(599), "HTTP 599");
     }
 
     #[test]

@@ -103,6 +103,26 @@ fn assert_carries(received_traceparent: &str, client: &CapturedSpan) {
 }
 
 /// The attributes every successful GET to the test server records.
+/// `message` is `error`'s own message followed by each of its sources' not already in it, joined
+/// with `: `, and says what went wrong: the connection was refused.
+fn assert_chain(message: &str, error: &dyn std::error::Error) {
+    let mut expected = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        assert!(
+            message.contains(&text),
+            "{message:?} lacks the source {text:?}"
+        );
+        if !expected.contains(&text) {
+            expected = format!("{expected}: {text}");
+        }
+        source = cause.source();
+    }
+    assert_eq!(message, expected);
+    assert!(message.to_lowercase().contains("refused"), "{message:?}");
+}
+
 fn assert_get_attributes(client: &CapturedSpan, path: &str) {
     assert_eq!(client.kind(), SpanKind::Client);
     assert_eq!(client.status(), Status::Unset);
@@ -151,12 +171,15 @@ async fn reqwest_call_is_a_client_span_under_the_caller_and_the_servers_parent()
     assert_carries(&received, &client);
 }
 
-/// The two client spans of a 404 and a 500: both Error, `error.type` the code, no exception.
+/// The two client spans of a 404 and a 500: both Error described by the code and its reason,
+/// `error.type` the code, no exception.
 fn assert_error_statuses(capture: &testing::Capture) {
     let spans = capture.spans_named("GET");
     assert_eq!(spans.len(), 2);
-    for (span, code) in spans.iter().zip([404_i64, 500]) {
+    let descriptions = ["HTTP 404 Not Found", "HTTP 500 Internal Server Error"];
+    for ((span, code), description) in spans.iter().zip([404_i64, 500]).zip(descriptions) {
         assert!(span.is_error(), "{code} marks the client span");
+        assert_eq!(span.status(), Status::error(description));
         assert_eq!(span.attr_i64("http.response.status_code"), Some(code));
         assert_eq!(span.attr_str("error.type"), Some(code.to_string()));
         assert!(span.events().is_empty(), "a status is not an exception");
@@ -202,11 +225,10 @@ async fn reqwest_connection_refused_marks_the_span_and_returns_reqwests_error() 
         exception.attr_str("exception.type").as_deref(),
         Some("reqwest::error::Error")
     );
-    assert_eq!(
-        exception.attr_str("exception.message"),
-        Some(error.to_string())
-    );
-    assert_eq!(span.status(), Status::error(error.to_string()));
+    // reqwest's own message names the URL only; the cause is in its sources.
+    let message = exception.attr_str("exception.message").expect("a message");
+    assert_chain(&message, &error);
+    assert_eq!(span.status(), Status::error(message));
 }
 
 #[tokio::test]
@@ -456,11 +478,9 @@ async fn awc_connection_refused_marks_the_span_and_returns_awcs_error() {
         exception.attr_str("exception.type").as_deref(),
         Some("awc::client::error::SendRequestError")
     );
-    assert_eq!(
-        exception.attr_str("exception.message"),
-        Some(error.to_string())
-    );
-    assert_eq!(span.status(), Status::error(error.to_string()));
+    let message = exception.attr_str("exception.message").expect("a message");
+    assert_chain(&message, &error);
+    assert_eq!(span.status(), Status::error(message));
 }
 
 #[actix_web::test]

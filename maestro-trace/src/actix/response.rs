@@ -16,7 +16,8 @@ use pin_project_lite::pin_project;
 
 use super::request::RequestSpan;
 use super::settings::{HttpSemconv, Settings};
-use crate::span::EXCEPTION_EVENT;
+use crate::http;
+use crate::span::{error_chain, record_exception};
 
 pub(super) fn record_response<B>(
     span: &RequestSpan,
@@ -61,18 +62,13 @@ pub(super) fn record_status(span: &RequestSpan, status: u16, error: Option<&acti
         server_span.set_attribute(KeyValue::new("http.status_code", i64::from(status)));
     }
     if status >= 500 {
-        let message = error.map_or_else(|| format!("HTTP {status}"), |e| e.to_string());
         server_span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, status.to_string()));
-        if let Some(error) = error {
-            server_span.add_event(
-                EXCEPTION_EVENT,
-                vec![
-                    KeyValue::new("exception.type", error_type_name(error)),
-                    KeyValue::new("exception.message", error.to_string()),
-                ],
-            );
+        match error {
+            Some(error) => {
+                record_exception(&server_span, error_type_name(error), error_chain(error));
+            }
+            None => server_span.set_status(Status::error(http::status_description(status))),
         }
-        server_span.set_status(Status::error(message));
     }
 }
 

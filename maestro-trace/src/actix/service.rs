@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceMap, Service, ServiceRequest, ServiceResponse, Transform};
-use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::attribute as semconv;
 use pin_project_lite::pin_project;
@@ -19,7 +19,7 @@ use super::request::{start_span, RecentValues, RequestSpan};
 use super::response::{record_response, record_status, TracedBody};
 use super::settings::{Settings, TracingMiddleware};
 use crate::pipeline;
-use crate::span::EXCEPTION_EVENT;
+use crate::span::{record_exception, PANIC_TYPE};
 
 impl<S, B> Transform<S, ServiceRequest> for TracingMiddleware
 where
@@ -203,14 +203,7 @@ impl Drop for PanicMark<'_> {
         span.panicked.set(true);
         let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
         let server_span = cx.span();
-        server_span.add_event(
-            EXCEPTION_EVENT,
-            vec![
-                KeyValue::new("exception.type", crate::span::PANIC_TYPE),
-                KeyValue::new("exception.message", message.clone()),
-            ],
-        );
-        server_span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, crate::span::PANIC_TYPE));
-        server_span.set_status(Status::error(message));
+        server_span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, PANIC_TYPE));
+        record_exception(&server_span, PANIC_TYPE, message);
     }
 }

@@ -15,6 +15,7 @@ use super::{
     ResponseOutcome, TracedRequest,
 };
 use crate::pipeline;
+use crate::span::error_chain;
 
 /// `awc`: the request is sent by [`ClientRequest::send`]; the output is its
 /// `Result<ClientResponse, SendRequestError>`. awc runs on actix's single-threaded runtime.
@@ -162,7 +163,7 @@ impl<S> ResponseOutcome for Result<ClientResponse<S>, SendRequestError> {
                 span,
                 error_type(error),
                 std::any::type_name::<SendRequestError>(),
-                error.to_string(),
+                error_chain(error),
             ),
         }
     }

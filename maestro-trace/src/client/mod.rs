@@ -14,8 +14,11 @@
 //! - `http.response.status_code` and `network.protocol.version` when the response headers arrive;
 //!   the span ends then (reading the body is the caller's business);
 //! - status Error with `error.type` for a response with status 400 or above (`error.type` is the
-//!   code, e.g. `"404"`) and for a transport error (`error.type` is a short kind such as
-//!   `timeout`, `connect`, `dns` or `request`, plus an `exception` event with the client's error).
+//!   code, e.g. `"404"`, the description the code and its reason, `HTTP 404 Not Found`) and for a
+//!   transport error (`error.type` is a short kind such as `timeout`, `connect`, `dns` or
+//!   `request`, plus an `exception` event whose `exception.message`, like the description, is the
+//!   client's error followed by its sources: `error sending request for url (...): client error
+//!   (Connect): tcp connect error: Connection refused`).
 //!
 //! The response and the error are the client's own types, returned unchanged. With tracing
 //! disabled, `send_traced()` is the client's `send()` behind one branch.
@@ -38,14 +41,14 @@ use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::{get_active_span, SpanBuilder, SpanKind, SpanRef, Status, Tracer as _};
 use opentelemetry::{global, Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_RESPONSE_STATUS_CODE,
-    NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT, URL_FULL,
+    ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use pin_project_lite::pin_project;
 
 use crate::http::{self, QueryRedaction};
 use crate::pipeline;
-use crate::span::{InSpan, Span, EXCEPTION_EVENT};
+use crate::span::{record_exception, InSpan, Span};
 
 pub use crate::http::{DEFAULT_REDACTED_QUERY_PARAMS, REDACTED};
 
@@ -205,13 +208,13 @@ fn record_response(span: &SpanRef<'_>, status: u16, version: Option<&'static str
         span.set_attribute(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     if status >= 400 {
-        // The description stays empty: the status code already says what went wrong.
         span.set_attribute(KeyValue::new(ERROR_TYPE, status.to_string()));
-        span.set_status(Status::error(""));
+        span.set_status(Status::error(http::status_description(status)));
     }
 }
 
-/// Records a transport error: `error.type`, an `exception` event, status Error with the message.
+/// Records a transport error: `error.type`, an `exception` event, status Error with the message
+/// (the error's own followed by its sources').
 fn record_failure(
     span: &SpanRef<'_>,
     error_type: &'static str,
@@ -219,14 +222,7 @@ fn record_failure(
     message: String,
 ) {
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
-    span.add_event(
-        EXCEPTION_EVENT,
-        vec![
-            KeyValue::new(EXCEPTION_TYPE, exception_type),
-            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
-        ],
-    );
-    span.set_status(Status::error(message));
+    record_exception(span, exception_type, message);
 }
 
 /// The extra query parameters client spans redact, beside the defaults.

@@ -11,6 +11,7 @@ use super::{
     OutgoingRequest, ResponseOutcome, TracedRequest,
 };
 use crate::pipeline;
+use crate::span::error_chain;
 
 /// `reqwest`: the request is sent by [`RequestBuilder::send`]; the output is its
 /// `Result<Response, reqwest::Error>`, and the future is `Send` like reqwest's own.
@@ -83,10 +84,10 @@ impl ResponseOutcome for Result<Response, Error> {
     }
 }
 
-/// The error's message, with its URL as `url.full` records it (reqwest's message ends with the
-/// URL, whose signed-URL query values must not leak into the span either).
+/// The error's message and its sources', with its URL as `url.full` records it (reqwest's
+/// message ends with the URL, whose secret query values must not leak into the span either).
 fn redacted_message(error: &Error) -> String {
-    let message = error.to_string();
+    let message = error_chain(error);
     match error
         .url()
         .map(|url| (url.as_str(), redact_url(url.as_str())))

@@ -14,6 +14,7 @@ use reqwest::Url;
 use super::encoding::{encode_process, EncodedSpans, ExportProblems};
 use super::thrift::{BinaryFrame, Frame};
 use super::JaegerExportError;
+use crate::span::error_chain;
 
 /// How long [`JaegerCollectorExporter`] waits for one request unless told otherwise.
 pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(10);
@@ -325,21 +326,6 @@ fn post(client: &reqwest::blocking::Client, endpoint: &Url, body: Vec<u8>) -> Re
         message.push_str(&excerpt);
     }
     Err(message)
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message omits the cause).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
