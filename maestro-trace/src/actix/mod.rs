@@ -16,9 +16,12 @@
 //! ```
 //!
 //! The span is named `"{METHOD} {route template}"` (`GET /models/{id}`), or `"{METHOD}"` when
-//! no route matched; its parent is extracted from the request headers with the global
-//! propagator `init` installed. Handlers run with it current, so `#[traced]` code inside nests
-//! under it across `.await`s. It ends once the response body has been streamed (or dropped).
+//! no route matched (`HTTP` standing for a method outside the semantic conventions' set, recorded
+//! as `_OTHER` with `http.request.method_original`); its parent is extracted from the request
+//! headers with the global propagator `init` installed. Handlers run with it current, so
+//! `#[traced]` code inside nests under it across `.await`s. It ends once the response body has
+//! been streamed (or dropped). Secret query values and captured secret headers are recorded as
+//! [`REDACTED`], by the policy client spans follow too.
 
 mod request;
 mod response;

@@ -221,7 +221,7 @@ fn request_attributes(
 ) -> Vec<KeyValue> {
     let legacy = settings.semconv == HttpSemconv::StableAndLegacy;
     let mut attrs = Vec::with_capacity(12 + settings.request_headers.len());
-    // The guide's names, appended after the stable ones (allocates nothing when unused).
+    // The pre-stable names, appended after the stable ones (allocates nothing when unused).
     let mut legacy_attrs = Vec::new();
     let origin = Origin::of(req);
     let (host, port) = split_host(&origin.host);

@@ -12,11 +12,12 @@ use crate::error::InitError;
 use crate::http::{QueryRedaction, REDACTED};
 use crate::span::Span;
 
-/// URLs the guide excludes from tracing.
+/// The probe and metrics URLs services commonly exclude from tracing (`health`, `metrics`,
+/// `readiness`, `liveness`).
 pub const GUIDE_EXCLUDED_URLS: [&str; 4] = ["health", "metrics", "readiness", "liveness"];
 /// Comma-separated URLs not to trace (matched like [`TracingMiddleware::exclude_urls`]).
 pub const ENV_EXCLUDED_URLS: &str = "OTEL_RUST_ACTIX_EXCLUDED_URLS";
-/// `http/dup` also emits the guide's (pre-stable) HTTP attribute names; `http` only the stable.
+/// `http/dup` also emits the pre-stable HTTP attribute names; `http` only the stable.
 pub const ENV_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 /// Comma-separated request headers to record as `http.request.header.<name>`.
 pub const ENV_CAPTURE_REQUEST_HEADERS: &str =
@@ -46,7 +47,7 @@ pub enum HttpSemconv {
     /// The stable names (`http.request.method`, `url.path`, `http.response.status_code`, ...).
     #[default]
     Stable,
-    /// The stable names and the guide's older ones (`http.method`, `http.url`,
+    /// The stable names and the pre-stable ones (`http.method`, `http.url`,
     /// `http.status_code`, `http.client_ip`, `http.user_agent`, `http.response_time_ms`).
     StableAndLegacy,
 }
@@ -113,14 +114,44 @@ fn header_list(var: &'static str, raw: &str) -> Result<Vec<HeaderName>, InitErro
 impl TracingMiddleware {
     /// The middleware configured from the environment: excluded URLs
     /// (`OTEL_RUST_ACTIX_EXCLUDED_URLS`), semantic-convention mode
-    /// (`OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the guide's legacy names), and captured /
+    /// (`OTEL_SEMCONV_STABILITY_OPT_IN=http/dup` adds the pre-stable names), and captured /
     /// redacted headers (`OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST`,
-    /// `_SERVER_RESPONSE`, `_SANITIZE_FIELDS`). Builder calls after it override it.
+    /// `_SERVER_RESPONSE`, `_SANITIZE_FIELDS`), and extra redacted query parameters
+    /// (`OTEL_RUST_ACTIX_REDACT_QUERY_PARAMS`). Builder calls after it override it. An invalid
+    /// value is an error naming the variable.
+    ///
+    /// ```
+    /// use actix_web::App;
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # fn main() -> Result<(), maestro_trace::InitError> {
+    /// let app = App::new().wrap(TracingMiddleware::from_env()?.trace_id_response_header("x-trace-id"));
+    /// # drop(app);
+    /// # Ok(()) }
+    /// ```
     pub fn from_env() -> Result<Self, InitError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Like [`from_env`](Self::from_env), reading from `lookup`.
+    /// Like [`from_env`](Self::from_env), reading from `lookup` (a configuration file, a test).
+    ///
+    /// ```
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// let vars = |name: &str| match name {
+    ///     "OTEL_RUST_ACTIX_EXCLUDED_URLS" => Some("health,metrics".to_owned()),
+    ///     "OTEL_SEMCONV_STABILITY_OPT_IN" => Some("http/dup".to_owned()),
+    ///     _ => None,
+    /// };
+    /// assert!(TracingMiddleware::from_lookup(vars).is_ok());
+    ///
+    /// let bad = |name: &str| {
+    ///     (name == "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST")
+    ///         .then(|| "x-tenant-id, not a header".to_owned())
+    /// };
+    /// let error = TracingMiddleware::from_lookup(bad).unwrap_err();
+    /// assert!(error.to_string().contains("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"));
+    /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
         let mut middleware = TracingMiddleware::default();
         let mut errors = Vec::new();
@@ -168,6 +199,29 @@ impl TracingMiddleware {
 
     /// Requests to these URLs get no span: an entry `health` matches `/health` and any path
     /// ending in `/health`; an entry starting with `/` matches that path and everything below it.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let ok = || async { HttpResponse::Ok().finish() };
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(TracingMiddleware::default().exclude_urls(["health", "/internal"]))
+    ///         .route("/api/health", web::get().to(ok))
+    ///         .route("/internal/metrics", web::get().to(ok))
+    ///         .route("/models", web::get().to(ok)),
+    /// )
+    /// .await;
+    /// for uri in ["/api/health", "/internal/metrics", "/models"] {
+    ///     test::call_and_read_body(&app, test::TestRequest::get().uri(uri).to_request()).await;
+    /// }
+    /// assert_eq!(capture.names(), ["GET /models"]);
+    /// # }
+    /// ```
     pub fn exclude_urls<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, urls: I) -> Self {
         self.settings.excluded.extend(
             urls.into_iter()
@@ -177,7 +231,38 @@ impl TracingMiddleware {
         self
     }
 
-    /// Records these request headers as `http.request.header.<name>` (secrets redacted).
+    /// Records these request headers as `http.request.header.<name>`, a string array (a header
+    /// may repeat); the values of `authorization`, `cookie`, `x-api-key`, ... and of
+    /// [`redact_headers`](Self::redact_headers) are recorded as [`REDACTED`].
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::otel::{Array, StringValue, Value};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let middleware = TracingMiddleware::default().capture_request_headers(["x-tenant-id", "authorization"]);
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(middleware)
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// let request = test::TestRequest::get()
+    ///     .uri("/models")
+    ///     .insert_header(("x-tenant-id", "tenant-123"))
+    ///     .insert_header(("authorization", "Bearer sk-live"))
+    ///     .to_request();
+    /// test::call_and_read_body(&app, request).await;
+    ///
+    /// let strings = |v: &str| Some(Value::Array(Array::String(vec![StringValue::from(v.to_owned())])));
+    /// let span = capture.span("GET /models");
+    /// assert_eq!(span.attr("http.request.header.x-tenant-id"), strings("tenant-123"));
+    /// assert_eq!(span.attr("http.request.header.authorization"), strings("REDACTED"));
+    /// # }
+    /// ```
     pub fn capture_request_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
         mut self,
         names: I,
@@ -188,7 +273,30 @@ impl TracingMiddleware {
         self
     }
 
-    /// Records these response headers as `http.response.header.<name>` (secrets redacted).
+    /// Records these response headers as `http.response.header.<name>`, redacted as
+    /// [`capture_request_headers`](Self::capture_request_headers) redacts (`set-cookie` always).
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::otel::{Array, StringValue, Value};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let model = || async { HttpResponse::Ok().insert_header(("x-model-version", "v1.3")).finish() };
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(TracingMiddleware::default().capture_response_headers(["x-model-version"]))
+    ///         .route("/models/{id}", web::get().to(model)),
+    /// )
+    /// .await;
+    /// test::call_and_read_body(&app, test::TestRequest::get().uri("/models/bert").to_request()).await;
+    ///
+    /// let version = Value::Array(Array::String(vec![StringValue::from("v1.3")]));
+    /// assert_eq!(capture.span("GET /models/{id}").attr("http.response.header.x-model-version"), Some(version));
+    /// # }
+    /// ```
     pub fn capture_response_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(
         mut self,
         names: I,
@@ -199,8 +307,37 @@ impl TracingMiddleware {
         self
     }
 
-    /// Also redacts these headers when captured (beyond `authorization`, `cookie`,
-    /// `set-cookie`, `x-api-key`, ... which always are).
+    /// Also redacts these headers when captured (beyond [`DEFAULT_REDACTED_HEADERS`]:
+    /// `authorization`, `cookie`, `set-cookie`, `x-api-key`, ... which always are); names are
+    /// compared case-insensitively.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::otel::{Array, StringValue, Value};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let middleware = TracingMiddleware::default()
+    ///     .capture_request_headers(["x-internal-token"])
+    ///     .redact_headers(["X-Internal-Token"]);
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(middleware)
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// let request = test::TestRequest::get()
+    ///     .uri("/models")
+    ///     .insert_header(("x-internal-token", "secret"))
+    ///     .to_request();
+    /// test::call_and_read_body(&app, request).await;
+    ///
+    /// let redacted = Value::Array(Array::String(vec![StringValue::from("REDACTED")]));
+    /// assert_eq!(capture.span("GET /models").attr("http.request.header.x-internal-token"), Some(redacted));
+    /// # }
+    /// ```
     pub fn redact_headers<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, names: I) -> Self {
         self.settings
             .redacted
@@ -211,9 +348,34 @@ impl TracingMiddleware {
     }
 
     /// Also redacts the values of these query parameters in `url.query` / `http.url` (beyond
-    /// [`DEFAULT_REDACTED_QUERY_PARAMS`]: `token`, `access_token`, `api_key`, `password`,
+    /// [`DEFAULT_REDACTED_QUERY_PARAMS`](crate::actix::DEFAULT_REDACTED_QUERY_PARAMS): `token`, `access_token`, `api_key`, `password`,
     /// `signature`, ... which always are); names are compared case-insensitively, as the
     /// clients' `maestro_trace::client::redact_query_params` compares them.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(TracingMiddleware::default().redact_query_params(["session_id"]))
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// let request = test::TestRequest::get()
+    ///     .uri("/models?page=2&Session_Id=s-42&Token=sk-live")
+    ///     .to_request();
+    /// test::call_and_read_body(&app, request).await;
+    ///
+    /// assert_eq!(
+    ///     capture.span("GET /models").attr_str("url.query").as_deref(),
+    ///     Some("page=2&Session_Id=REDACTED&Token=REDACTED")
+    /// );
+    /// # }
+    /// ```
     pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(
         mut self,
         names: I,
@@ -224,6 +386,28 @@ impl TracingMiddleware {
 
     /// Returns the trace id to the caller in this response header (e.g. `x-trace-id`), so a
     /// user reporting a problem can quote it.
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::TracingMiddleware;
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(TracingMiddleware::default().trace_id_response_header("x-trace-id"))
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// let response = test::call_service(&app, test::TestRequest::get().uri("/models").to_request()).await;
+    /// let returned = response.headers().get("x-trace-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    /// test::read_body(response).await;
+    ///
+    /// let trace_id = capture.span("GET /models").trace_id().to_string();
+    /// assert_eq!(returned, Some(trace_id));
+    /// # }
+    /// ```
     pub fn trace_id_response_header(mut self, name: &str) -> Self {
         self.settings.trace_id_header =
             HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok();
@@ -231,6 +415,28 @@ impl TracingMiddleware {
     }
 
     /// Chooses the HTTP attribute names (default: stable only).
+    ///
+    /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
+    /// use maestro_trace::{HttpSemconv, TracingMiddleware};
+    ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(TracingMiddleware::default().semconv(HttpSemconv::StableAndLegacy))
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// test::call_and_read_body(&app, test::TestRequest::get().uri("/models").to_request()).await;
+    ///
+    /// let span = capture.span("GET /models");
+    /// assert_eq!(span.attr_str("http.request.method").as_deref(), Some("GET"));
+    /// assert_eq!(span.attr_str("http.method").as_deref(), Some("GET"));
+    /// assert_eq!(span.attr_i64("http.status_code"), Some(200));
+    /// # }
+    /// ```
     pub fn semconv(mut self, mode: HttpSemconv) -> Self {
         self.settings.semconv = mode;
         self
@@ -240,14 +446,28 @@ impl TracingMiddleware {
     /// header, say).
     ///
     /// ```
+    /// use actix_web::{test, web, App, HttpResponse};
     /// use maestro_trace::TracingMiddleware;
     ///
+    /// # #[actix_web::main]
+    /// # async fn main() {
+    /// let capture = maestro_trace::testing::capture();
     /// let middleware = TracingMiddleware::default().request_hook(|request, span| {
     ///     if let Some(tenant) = request.headers().get("x-tenant-id").and_then(|v| v.to_str().ok()) {
     ///         span.set_attribute("tenant.id", tenant);
     ///     }
     /// });
-    /// # drop(middleware);
+    /// let app = test::init_service(
+    ///     App::new()
+    ///         .wrap(middleware)
+    ///         .route("/models", web::get().to(|| async { HttpResponse::Ok().finish() })),
+    /// )
+    /// .await;
+    /// let request = test::TestRequest::get().uri("/models").insert_header(("x-tenant-id", "tenant-123"));
+    /// test::call_and_read_body(&app, request.to_request()).await;
+    ///
+    /// assert_eq!(capture.span("GET /models").attr_str("tenant.id").as_deref(), Some("tenant-123"));
+    /// # }
     /// ```
     pub fn request_hook(
         mut self,

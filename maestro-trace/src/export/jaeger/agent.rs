@@ -25,8 +25,8 @@ pub const MAX_PACKET_SIZE: usize = 65_507;
 /// receiver's socket buffer in one burst.
 const DATAGRAM_SPACING: Duration = Duration::from_millis(5);
 
-/// Exports spans to a Jaeger agent port (UDP, Thrift compact), as the guide's
-/// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` deployments expect.
+/// Exports spans to a Jaeger agent port (UDP, Thrift compact), as deployments configured with
+/// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` expect.
 ///
 /// Each export is split into as many datagrams as needed so that none exceeds the max packet
 /// size (default [`DEFAULT_MAX_PACKET_SIZE`]); every datagram carries the process. A span too
