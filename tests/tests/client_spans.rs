@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use maestro_trace::client::{TracedRequest, TracedRequestBody};
 use maestro_trace::otel::propagation::TextMapCompositePropagator;
@@ -512,13 +513,12 @@ async fn get_model(id: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok().body(format!("model-{id}"))
 }
 
-#[actix_web::test]
-async fn a_traced_server_continues_the_client_span() {
-    let _serial = SERIAL.lock().await;
-    let capture = testing::capture();
-    let server = HttpServer::new(|| {
+/// A server on 127.0.0.1 traced by `middleware`, serving `GET /models/{id}` on the current
+/// actix system; stop it with the handle.
+fn traced_server(middleware: TracingMiddleware) -> (SocketAddr, ServerHandle) {
+    let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingMiddleware::default())
+            .wrap(middleware.clone())
             .route("/models/{id}", web::get().to(get_model))
     })
     .workers(1)
@@ -529,6 +529,25 @@ async fn a_traced_server_continues_the_client_span() {
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
+    (addr, handle)
+}
+
+/// Waits for the server span `name`: it ends once its body is streamed, on the server's worker
+/// thread, a little after the client has its response.
+async fn server_span_ended(capture: &testing::Capture, name: &str) {
+    for _ in 0..100 {
+        if !capture.spans_named(name).is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_traced_server_continues_the_client_span() {
+    let _serial = SERIAL.lock().await;
+    let capture = testing::capture();
+    let (addr, handle) = traced_server(TracingMiddleware::default());
 
     let mut response = awc::Client::new()
         .get(format!("http://{addr}/models/bert"))
@@ -537,13 +556,7 @@ async fn a_traced_server_continues_the_client_span() {
         .await
         .expect("request succeeds");
     assert_eq!(response.body().await.expect("body"), "model-bert");
-    // The server span ends once its body is streamed, on the server's worker thread.
-    for _ in 0..100 {
-        if !capture.spans_named("GET /models/{id}").is_empty() {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    server_span_ended(&capture, "GET /models/{id}").await;
     handle.stop(true).await;
 
     let caller = capture.span("load_remote_model");
@@ -561,19 +574,8 @@ async fn server_and_client_spans_redact_the_same_query_the_same_way() {
     let _serial = SERIAL.lock().await;
     maestro_trace::client::redact_query_params(["session_id"]);
     let capture = testing::capture();
-    let server = HttpServer::new(|| {
-        App::new()
-            .wrap(TracingMiddleware::default().redact_query_params(["session_id"]))
-            .route("/models/{id}", web::get().to(get_model))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let (addr, handle) =
+        traced_server(TracingMiddleware::default().redact_query_params(["session_id"]));
 
     let query = "Token=t1&SESSION_ID=s1&sig=g1&X-Goog-Signature=x1&Password=p1&auth=a1&page=2";
     let mut response = awc::Client::new()
@@ -582,12 +584,7 @@ async fn server_and_client_spans_redact_the_same_query_the_same_way() {
         .await
         .expect("request succeeds");
     assert_eq!(response.body().await.expect("body"), "model-bert");
-    for _ in 0..100 {
-        if !capture.spans_named("GET /models/{id}").is_empty() {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    server_span_ended(&capture, "GET /models/{id}").await;
     handle.stop(true).await;
 
     let redacted = "Token=REDACTED&SESSION_ID=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED\
