@@ -176,6 +176,11 @@ async fn status_rules_5xx_errors_4xx_unset() {
         "a 5xx response without an error object is an error too"
     );
     assert_eq!(unavailable.attr_str("error.type").as_deref(), Some("503"));
+    assert_eq!(
+        unavailable.status(),
+        Status::error("HTTP 503 Service Unavailable"),
+        "described as client spans describe a failed response"
+    );
     let missing = capture.span("GET /models/{id}");
     assert_eq!(
         missing.status(),
