@@ -31,9 +31,11 @@
 //! event.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::propagation::Injector;
@@ -225,8 +227,18 @@ fn record_failure(
     record_exception(span, exception_type, message);
 }
 
-/// The extra query parameters client spans redact, beside the defaults.
-static REDACTION: RwLock<QueryRedaction> = RwLock::new(QueryRedaction::new());
+/// The policy client spans redact with once extra parameters are configured (`None`: the
+/// defaults), replaced whole by [`redact_query_params`].
+static REDACTION: RwLock<Option<Arc<QueryRedaction>>> = RwLock::new(None);
+/// How many times [`REDACTION`] was replaced: a span only loads it (written at startup, so the
+/// load contends with nothing), and a thread re-reads the policy when it changed.
+static REDACTION_VERSION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of [`REDACTION`] and the version it is of.
+    static THREAD_REDACTION: RefCell<(u64, Option<Arc<QueryRedaction>>)> =
+        const { RefCell::new((0, None)) };
+}
 
 /// Also redacts the values of these query parameters in the `url.full` of every client span
 /// started afterwards, beyond [`DEFAULT_REDACTED_QUERY_PARAMS`] (`token`, `api_key`, `sig`,
@@ -271,16 +283,47 @@ assert_eq!(
 "#
 )]
 pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) {
-    REDACTION
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .extend(names);
+    let mut current = REDACTION.write().unwrap_or_else(PoisonError::into_inner);
+    let mut policy = current.as_deref().cloned().unwrap_or_default();
+    policy.extend(names);
+    *current = Some(Arc::new(policy));
+    REDACTION_VERSION.fetch_add(1, Ordering::Release);
 }
 
-/// What `url.full` records for `url` (see [`redact_query_params`]).
+/// What `url.full` records for `url` (see [`redact_query_params`]), without taking a lock.
 fn redact_url(url: &str) -> Cow<'_, str> {
-    REDACTION
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .url(url)
+    static DEFAULTS: QueryRedaction = QueryRedaction::new();
+    let version = REDACTION_VERSION.load(Ordering::Acquire);
+    if version == 0 {
+        return DEFAULTS.url(url);
+    }
+    THREAD_REDACTION.with(|copy| {
+        let mut copy = copy.borrow_mut();
+        if copy.0 != version {
+            let current = REDACTION.read().unwrap_or_else(PoisonError::into_inner);
+            *copy = (version, current.clone());
+        }
+        copy.1.as_deref().unwrap_or(&DEFAULTS).url(url)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_thread_redacts_with_the_latest_policy() {
+        redact_query_params(["first"]);
+        assert_eq!(redact_url("http://h/?first=1"), "http://h/?first=REDACTED");
+        redact_query_params(["second"]);
+        assert_eq!(
+            redact_url("http://h/?first=1&second=2"),
+            "http://h/?first=REDACTED&second=REDACTED"
+        );
+        let elsewhere = std::thread::spawn(|| redact_url("http://h/?second=2").into_owned());
+        assert_eq!(
+            elsewhere.join().expect("the thread redacts"),
+            "http://h/?second=REDACTED"
+        );
+    }
 }
