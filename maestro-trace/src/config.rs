@@ -754,7 +754,7 @@ fn validate_exporter(exporter: &Exporter, errors: &mut Vec<InitError>) {
             }
         }
         Exporter::JaegerCollector { endpoint } => {
-            if let Err(expected) = check_endpoint(endpoint, &["http"]) {
+            if let Err(expected) = crate::export::jaeger::check_collector_url(endpoint) {
                 errors.push(InitError::invalid_config(
                     "Jaeger collector endpoint",
                     endpoint,

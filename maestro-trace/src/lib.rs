@@ -60,6 +60,8 @@ mod env;
 pub mod env_vars;
 mod error;
 pub mod export;
+#[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
+mod http;
 mod init;
 mod pipeline;
 mod processor;
