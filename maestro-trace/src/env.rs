@@ -225,9 +225,14 @@ impl Env<'_> {
         }
     }
 
-    fn endpoint(&mut self, var: &'static str, schemes: &[&str]) -> Option<String> {
+    /// An endpoint URL, accepted when `check` accepts it (`Err` says what is expected).
+    fn endpoint(
+        &mut self,
+        var: &'static str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
         let raw = self.get(var)?;
-        match check_endpoint(raw.trim(), schemes) {
+        match check(raw.trim()) {
             Ok(()) => Some(raw.trim().to_owned()),
             Err(expected) => {
                 self.invalid(var, &raw, expected);
@@ -304,7 +309,10 @@ impl Env<'_> {
 
     /// The Jaeger transport the Jaeger variables point at, if any is set.
     fn jaeger(&mut self) -> Option<Exporter> {
-        if let Some(endpoint) = self.endpoint(var::OTEL_EXPORTER_JAEGER_ENDPOINT, &["http"]) {
+        if let Some(endpoint) = self.endpoint(
+            var::OTEL_EXPORTER_JAEGER_ENDPOINT,
+            crate::export::jaeger::check_collector_url,
+        ) {
             return Some(Exporter::JaegerCollector { endpoint });
         }
         let host_var = [var::JAEGER_AGENT_HOST, var::OTEL_EXPORTER_JAEGER_AGENT_HOST]
@@ -354,9 +362,9 @@ impl Env<'_> {
         if let Some(protocol) = protocol {
             otlp.protocol = protocol;
         }
-        let endpoint = self.endpoint(var::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, &["http"]);
+        let endpoint = self.endpoint(var::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, http_endpoint);
         otlp.endpoint =
-            endpoint.or_else(|| self.endpoint(var::OTEL_EXPORTER_OTLP_ENDPOINT, &["http"]));
+            endpoint.or_else(|| self.endpoint(var::OTEL_EXPORTER_OTLP_ENDPOINT, http_endpoint));
         let headers = self.pairs(var::OTEL_EXPORTER_OTLP_TRACES_HEADERS);
         otlp.headers = headers
             .or_else(|| self.pairs(var::OTEL_EXPORTER_OTLP_HEADERS))
@@ -535,6 +543,11 @@ fn setting_of(var: &str) -> Setting {
 }
 
 /// `host:port`, bracketing IPv6 literals.
+/// An `http://` endpoint (OTLP; the scheme says TLS or not).
+fn http_endpoint(endpoint: &str) -> Result<(), String> {
+    check_endpoint(endpoint, &["http"])
+}
+
 fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")

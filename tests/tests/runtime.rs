@@ -219,11 +219,18 @@ const INVALID: &[InvalidCase] = &[
         "0",
         "a port from 1 to 65535",
     ),
+    // Checked by the collector exporter's own rule, in the environment as in code.
     case(
         &[("OTEL_EXPORTER_JAEGER_ENDPOINT", "jaeger:14268")],
         "OTEL_EXPORTER_JAEGER_ENDPOINT",
         "jaeger:14268",
-        "absolute `http://` URL",
+        "an `http://` URL with a host, e.g. `http://jaeger:14268/api/traces`",
+    ),
+    case(
+        &[("OTEL_EXPORTER_JAEGER_ENDPOINT", "http://:14268/api/traces")],
+        "OTEL_EXPORTER_JAEGER_ENDPOINT",
+        "http://:14268/api/traces",
+        "an `http://` URL with a host, e.g. `http://jaeger:14268/api/traces`",
     ),
     case(
         &[("OTEL_TRACES_SAMPLER", "sometimes")],

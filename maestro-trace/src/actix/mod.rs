@@ -30,7 +30,5 @@ mod settings;
 
 pub use self::response::TracedBody;
 pub use self::service::{TracedResponse, TracingService};
-pub use self::settings::{
-    HttpSemconv, TracingMiddleware, DEFAULT_REDACTED_HEADERS, PROBE_URLS,
-};
+pub use self::settings::{HttpSemconv, TracingMiddleware, DEFAULT_REDACTED_HEADERS, PROBE_URLS};
 pub use crate::http::{DEFAULT_REDACTED_QUERY_PARAMS, REDACTED};

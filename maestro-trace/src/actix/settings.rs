@@ -150,8 +150,14 @@ impl TracingMiddleware {
             }
         }
         for (var, request) in [
-            (var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST, true),
-            (var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE, false),
+            (
+                var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
+                true,
+            ),
+            (
+                var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
+                false,
+            ),
         ] {
             if let Some(raw) = lookup(var) {
                 match header_list(var, &raw) {
@@ -171,7 +177,10 @@ impl TracingMiddleware {
             middleware = middleware.redact_query_params(raw.split(','));
         }
         if let Some(raw) = lookup(var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS) {
-            match header_list(var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS, &raw) {
+            match header_list(
+                var::OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS,
+                &raw,
+            ) {
                 Ok(names) => middleware.settings.redacted.extend(names),
                 Err(e) => errors.push(e),
             }
