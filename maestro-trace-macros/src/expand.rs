@@ -534,15 +534,14 @@ pub(crate) fn event(input: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[span_attrs(prefix = "...")]` on a struct.
+/// `#[span_attrs(prefix = "...")]` on a struct. A struct with errors still gets its impls (for
+/// the fields that passed), so each use of it does not add an error of its own.
 pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     let (group, errors) = match validate::span_attrs(args, item.clone()) {
         Ok(checked) => checked,
         Err(errors) => return unchanged_with(item, errors.finish()),
     };
-    if let Err(error) = errors.finish() {
-        return unchanged_with(group.item.into_token_stream(), Err(error));
-    }
+    let errors = errors.finish().err().map(|error| error.to_compile_error());
     let p = private();
     let recorder_ident = local("__mt_recorder");
     let structure = &group.item;
@@ -566,7 +565,9 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     let count = group.fields.len();
     quote! {
         #structure
+        #errors
         #warnings
+        #[automatically_derived]
         impl #impl_generics #p::SpanAttributes for #name #ty_generics #where_clause {
             fn record_attributes(&self, #recorder_ident: &mut #p::Recorder<'_>) {
                 #(#lines)*
@@ -575,6 +576,7 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
                 #count
             }
         }
+        #[automatically_derived]
         impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
             fn record_arg(&self, _: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
                 #recorder_ident.attrs(self);
