@@ -301,8 +301,10 @@ fn is_str_literal(expr: &Expr) -> bool {
     matches!(expr, Expr::Lit(ExprLit { lit: Lit::Str(_), attrs }) if attrs.is_empty())
 }
 
-/// Each deprecated key becomes a use of a `#[deprecated]` constant at the key, so rustc warns
-/// there with our note (stable Rust has no other way for a proc macro to emit a warning).
+/// Each deprecated key becomes a call of a `#[deprecated]` macro whose path spells the key
+/// (`http::method!()` for `http.method`), spanned over the key as written, so rustc warns there
+/// with our note. Stable Rust has no other way for a proc macro to emit a warning, and a macro
+/// is the one item rustc names by the path as written rather than by where it is defined.
 fn deprecation_warnings(keys: &[DeprecatedKey], lint_levels: &[&Attribute]) -> TokenStream {
     keys.iter()
         .map(|key| {
@@ -310,19 +312,35 @@ fn deprecation_warnings(keys: &[DeprecatedKey], lint_levels: &[&Attribute]) -> T
                 "`{}` is a deprecated semantic-convention attribute key; use `{}` instead",
                 key.old, key.new
             );
-            let span = key
-                .at
-                .clone()
-                .into_iter()
-                .next()
-                .map_or_else(Span::call_site, |t| t.span());
-            quote_spanned! {span=>
+            let mut spans = key.at.clone().into_iter().map(|token| token.span());
+            let first = spans.next().unwrap_or_else(Span::call_site);
+            let last = spans.last().unwrap_or(first);
+            let segments: Vec<&str> = key.old.split('.').collect();
+            let Some((leaf, modules)) = segments.split_last() else {
+                return TokenStream::new();
+            };
+            let leaf = Ident::new(leaf, Span::call_site());
+            let mut definition = quote! {
+                #[deprecated(note = #note)]
+                macro_rules! #leaf { () => {}; }
+                #[allow(deprecated)]
+                pub(crate) use #leaf;
+            };
+            for module in modules.iter().rev() {
+                let module = Ident::new(module, Span::call_site());
+                definition = quote!(pub(crate) mod #module { #definition });
+            }
+            // The first segment at the key's first token, the others at its last: the path, and
+            // so the warning, covers the whole key.
+            let path = segments
+                .iter()
+                .enumerate()
+                .map(|(i, segment)| Ident::new(segment, if i == 0 { first } else { last }));
+            quote! {
                 #(#lint_levels)*
                 const _: () = {
-                    #[deprecated(note = #note)]
-                    #[allow(non_upper_case_globals)]
-                    const deprecated_attribute_key: () = ();
-                    deprecated_attribute_key
+                    #definition
+                    #(#path)::*!();
                 };
             }
         })

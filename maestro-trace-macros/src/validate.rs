@@ -189,9 +189,11 @@ fn is_generic(name: &str) -> bool {
 /// The nearest valid spelling of `name`: lowercase, other characters turned into `_`.
 fn suggest(name: &str) -> String {
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for c in name.chars() {
         if c.is_ascii_uppercase() {
-            if i > 0 && !out.ends_with('_') {
+            // `TrainModel` -> `train_model`, but `Model.Id` -> `model.id`: a word boundary only
+            // after a lowercase letter or a digit, never right after a separator.
+            if out.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
@@ -1003,5 +1005,19 @@ mod tests {
     fn suggestions_are_valid_names() {
         assert_eq!(suggest("TrainModel"), "train_model");
         assert_eq!(suggest("load data"), "load_data");
+        assert_eq!(suggest_key("Model.Id"), "model.id");
+        assert_eq!(suggest_key("Model.modelVersion"), "model.model_version");
+    }
+
+    #[test]
+    fn deprecated_keys_spell_macro_paths() {
+        // Their warning calls a macro at `old::key::segments!()`: each segment must be an
+        // identifier that is not a keyword.
+        for (old, new) in DEPRECATED_KEYS {
+            for segment in old.split('.') {
+                assert!(syn::parse_str::<Ident>(segment).is_ok(), "{old}: {segment}");
+            }
+            assert_eq!(check_key(new), Ok(None), "{new} is valid and current");
+        }
     }
 }
