@@ -421,10 +421,13 @@ fn expand_traced(traced: Traced) -> TokenStream {
     let body = match shape {
         Shape::Sync => {
             let scope = local("__mt_scope");
+            // The body's statements, not the block: a block after our `let` would be a block in
+            // tail position, which rustc flags as `unused_braces` at the user's braces.
             let run = if record_errors {
                 sync_recording(block, error_span)
             } else {
-                block.to_token_stream()
+                let stmts = &block.stmts;
+                quote!(#(#stmts)*)
             };
             quote! {
                 let #scope = #p::SpanScope::enter(#p::start(#meta, #record));

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced("load_training_dataset", attrs(dataset.path = path))]

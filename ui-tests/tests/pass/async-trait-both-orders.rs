@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use async_trait::async_trait;
 use maestro_trace::{record_errors, traced};
 

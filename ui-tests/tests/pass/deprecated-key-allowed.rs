@@ -1,3 +1,4 @@
+#![deny(warnings)]
 #![deny(deprecated)]
 // Every deprecated key below is allowed where it is written, so the crate-wide `deny` never fires.
 

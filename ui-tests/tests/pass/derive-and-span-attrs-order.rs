@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{span_attrs, traced};
 
 /// Attributes of a tenant.

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced("score_batch", attrs(batch.rows = rows, batch.cols = cols, mut_scale))]

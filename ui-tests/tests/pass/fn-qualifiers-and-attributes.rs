@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 /// Reads the raw bytes of a checkpoint.

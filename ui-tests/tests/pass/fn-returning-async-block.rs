@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::future::Future;
 
 use maestro_trace::traced;

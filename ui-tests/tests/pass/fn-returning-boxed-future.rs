@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::future::Future;
 use std::pin::Pin;
 

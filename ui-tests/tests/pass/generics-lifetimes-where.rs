@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::fmt::Display;
 
 use maestro_trace::traced;

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 // Names the expansion uses internally, and common names, shadowed by the user: nothing collides.
 use maestro_trace::{event, record_errors, span, traced};
 

@@ -1,3 +1,7 @@
+#![deny(warnings)]
+// The user's local is named like a static on purpose (to collide with the expansion's), which
+// is the user's own lint to answer, not the expansion's.
+#![allow(non_snake_case)]
 use maestro_trace::traced;
 
 #[traced("score_with_shadowed_static")]

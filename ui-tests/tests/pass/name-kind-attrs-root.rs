@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::otel::trace::SpanKind;
 use maestro_trace::traced;
 

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{span, span_attrs, traced};
 
 #[traced("register_model_type", attrs(model.r#type = r#type, r#type, r#match = true))]

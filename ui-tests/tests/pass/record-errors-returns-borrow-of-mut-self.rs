@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{record_errors, traced};
 
 struct ModelRegistry {

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{event, span, TraceFutureExt};
 
 fn validate(rows: usize) -> Result<usize, String> {
