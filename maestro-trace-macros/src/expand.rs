@@ -8,7 +8,9 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Block, Expr, ExprLit, Ident, ItemFn, Lit, LitStr, ReturnType, Stmt};
 
 use crate::parse::AttrSpec;
-use crate::validate::{self, DeprecatedKey, Kind, NameKind, Traced};
+use crate::validate::{
+    self, AttrGroup, AttrType, AttrVariants, DeprecatedKey, GroupField, Kind, NameKind, Traced,
+};
 
 fn private() -> TokenStream {
     quote!(::maestro_trace::__private)
@@ -555,22 +557,48 @@ pub(crate) fn event(input: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[span_attrs(prefix = "...")]` on a struct. A struct with errors still gets its impls (for
-/// the fields that passed), so each use of it does not add an error of its own.
+/// `#[span_attrs]` on a struct or an enum. A type with errors still gets its impls (a struct
+/// for the fields that passed), so each use of it does not add an error of its own.
 pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
-    let (group, errors) = match validate::span_attrs(args, item.clone()) {
+    let (model, errors) = match validate::span_attrs(args, item.clone()) {
         Ok(checked) => checked,
         Err(errors) => return unchanged_with(item, errors.finish()),
     };
     let errors = errors.finish().err().map(|error| error.to_compile_error());
+    let rendered = match model {
+        AttrType::Group(group) => attr_group(&group),
+        AttrType::Variants(variants) => attr_variants(&variants),
+    };
+    quote!(#rendered #errors)
+}
+
+/// A `#[span_attrs]` struct and its `SpanAttributes` / `RecordArg` impls.
+fn attr_group(group: &AttrGroup) -> TokenStream {
     let p = private();
     let recorder_ident = local("__mt_recorder");
     let structure = &group.item;
     let name = &structure.ident;
     let (impl_generics, ty_generics, where_clause) = structure.generics.split_for_impl();
-    let lines = group.fields.iter().map(|field| {
-        let (ident, key) = (&field.ident, &field.key);
-        quote_spanned!(field.ty.span()=> #p::attr(#recorder_ident, #key, &self.#ident);)
+    let lines = group.fields.iter().map(|field| match field {
+        GroupField::Attr { ident, ty, key } => {
+            quote_spanned!(ty.span()=> #p::attr(#recorder_ident, #key, &self.#ident);)
+        }
+        GroupField::Flatten { ident, ty } => {
+            let group = flattened(ident, ty);
+            quote!(#recorder_ident.attrs(#group);)
+        }
+    });
+    let own = group
+        .fields
+        .iter()
+        .filter(|field| matches!(field, GroupField::Attr { .. }))
+        .count();
+    let flattened = group.fields.iter().filter_map(|field| match field {
+        GroupField::Flatten { ident, ty } => {
+            let group = flattened(ident, ty);
+            Some(quote!(+ #p::SpanAttributes::attribute_count(#group)))
+        }
+        GroupField::Attr { .. } => None,
     });
     // The struct's own lint levels (`#[allow(deprecated)]`) apply to its warnings too.
     let lint_levels: Vec<&Attribute> = structure
@@ -583,10 +611,8 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
         })
         .collect();
     let warnings = deprecation_warnings(&group.deprecated, &lint_levels);
-    let count = group.fields.len();
     quote! {
         #structure
-        #errors
         #warnings
         #[automatically_derived]
         impl #impl_generics #p::SpanAttributes for #name #ty_generics #where_clause {
@@ -594,13 +620,55 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
                 #(#lines)*
             }
             fn attribute_count(&self) -> usize {
-                #count
+                #own #(#flattened)*
             }
         }
         #[automatically_derived]
         impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
             fn record_arg(&self, _: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
                 #recorder_ident.attrs(self);
+            }
+        }
+    }
+}
+
+/// A `#[span_attr(flatten)]` field as a group. Both uses of it are spelled and spanned alike,
+/// so a field type that is no group gets one error, not one per use.
+fn flattened(ident: &Ident, ty: &syn::Type) -> TokenStream {
+    let p = private();
+    quote_spanned!(ty.span()=> #p::flatten(&self.#ident))
+}
+
+/// A `#[span_attrs]` enum, recorded as the `'static` name of its variant.
+fn attr_variants(variants: &AttrVariants) -> TokenStream {
+    let p = private();
+    let enumeration = &variants.item;
+    let name = &enumeration.ident;
+    let (impl_generics, ty_generics, where_clause) = enumeration.generics.split_for_impl();
+    let arms = variants.variants.iter().map(|variant| {
+        let (ident, value) = (&variant.ident, &variant.value);
+        if variant.has_fields {
+            quote!(Self::#ident { .. } => #value,)
+        } else {
+            quote!(Self::#ident => #value,)
+        }
+    });
+    let recorder_ident = local("__mt_recorder");
+    let name_ident = local("__mt_name");
+    quote! {
+        #enumeration
+        #[automatically_derived]
+        impl #impl_generics #p::AttributeValue for #name #ty_generics #where_clause {
+            fn to_value(&self) -> ::core::option::Option<#p::Value> {
+                #p::variant_value(match self {
+                    #(#arms)*
+                })
+            }
+        }
+        #[automatically_derived]
+        impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
+            fn record_arg(&self, #name_ident: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
+                #recorder_ident.attr(#name_ident, self);
             }
         }
     }

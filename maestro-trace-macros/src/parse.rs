@@ -243,13 +243,13 @@ pub(crate) fn traced_item(tokens: TokenStream) -> TracedItem {
     }
 }
 
-/// A field option inside `#[span_attr(...)]`.
+/// The options inside `#[span_attr(...)]` on a field or variant.
 pub(crate) fn field_options(attr: &Attribute) -> syn::Result<Vec<RawOption>> {
     match &attr.meta {
         syn::Meta::List(list) => options(list.tokens.clone()),
         other => Err(syn::Error::new_spanned(
             other,
-            "expected `#[span_attr(rename = \"...\")]` or `#[span_attr(skip)]`",
+            "expected `#[span_attr(rename = \"...\")]`, `#[span_attr(skip)]` or `#[span_attr(flatten)]`",
         )),
     }
 }

@@ -736,6 +736,13 @@ fn bound_names(pat: &Pat, names: &mut Vec<String>) {
     }
 }
 
+/// `#[span_attrs]` after validation: a struct whose fields are attributes, or an enum recorded
+/// as one value.
+pub(crate) enum AttrType {
+    Group(AttrGroup),
+    Variants(AttrVariants),
+}
+
 /// `#[span_attrs]` on a struct, after validation: the fields that record, with their keys.
 pub(crate) struct AttrGroup {
     /// The struct, with its `#[span_attr(...)]` field attributes removed.
@@ -745,44 +752,123 @@ pub(crate) struct AttrGroup {
 }
 
 /// One recorded field of an [`AttrGroup`].
-pub(crate) struct GroupField {
-    pub(crate) ident: Ident,
-    pub(crate) ty: syn::Type,
-    pub(crate) key: String,
+pub(crate) enum GroupField {
+    /// A value recorded under `key`.
+    Attr {
+        ident: Ident,
+        ty: syn::Type,
+        key: String,
+    },
+    /// A `#[span_attrs]` struct whose attributes are recorded with its own keys.
+    Flatten { ident: Ident, ty: syn::Type },
 }
 
-/// Checks `#[span_attrs(args)]` on `item`. `Err`: not a struct with named fields, the item is to
-/// be emitted unchanged beside the errors. `Ok` carries the group and the errors found in it.
+/// `#[span_attrs]` on an enum of unit variants, after validation: each variant with the value
+/// it records.
+pub(crate) struct AttrVariants {
+    /// The enum, with its `#[span_attr(...)]` variant attributes removed.
+    pub(crate) item: syn::ItemEnum,
+    pub(crate) variants: Vec<Variant>,
+}
+
+/// One variant of an [`AttrVariants`] enum and the value it records.
+pub(crate) struct Variant {
+    pub(crate) ident: Ident,
+    pub(crate) value: String,
+    /// A variant with fields is an error, but it still gets a match arm, so the enum's impl
+    /// adds no "non-exhaustive patterns" error to the real one.
+    pub(crate) has_fields: bool,
+}
+
+const SPAN_ATTRS_ITEMS: &str = "`#[span_attrs]` goes on a struct with named fields (each field becomes an attribute) or on an enum of unit variants (recorded as the variant's name)";
+
+/// Checks `#[span_attrs(args)]` on `item`. `Err`: not an item it can implement, to be emitted
+/// unchanged beside the errors. `Ok` carries the model and the errors found in it: the model is
+/// rendered even then, so each use of the type does not add an error of its own.
 pub(crate) fn span_attrs(
     args: TokenStream,
     item: TokenStream,
-) -> Result<(AttrGroup, Errors), Errors> {
+) -> Result<(AttrType, Errors), Errors> {
     let mut errors = Errors::default();
-    let prefix = span_attrs_prefix(args, &mut errors);
-    let Ok(mut structure) = syn::parse2::<syn::ItemStruct>(item.clone()) else {
-        errors.at(
-            item.into_iter().next(),
-            "`#[span_attrs]` goes on a struct with named fields, whose fields become span attributes",
-        );
-        return Err(errors);
-    };
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(structure)) => {
+            let prefix = span_attrs_prefix(args, &mut errors);
+            match attr_group(structure, &prefix, &mut errors) {
+                Some(group) => Ok((AttrType::Group(group), errors)),
+                None => Err(errors),
+            }
+        }
+        Ok(syn::Item::Enum(enumeration)) => {
+            if !args.is_empty() {
+                errors.at(
+                    &args,
+                    "an enum is recorded as one value, under the key of the field or argument that holds it, so it takes no prefix; remove the options",
+                );
+            }
+            let variants = attr_variants(enumeration, &mut errors);
+            Ok((AttrType::Variants(variants), errors))
+        }
+        _ => {
+            errors.at(item.into_iter().next(), SPAN_ATTRS_ITEMS);
+            Err(errors)
+        }
+    }
+}
+
+/// The fields of a `#[span_attrs]` struct; `None` when it has no named fields.
+fn attr_group(
+    mut structure: syn::ItemStruct,
+    prefix: &Prefix,
+    errors: &mut Errors,
+) -> Option<AttrGroup> {
     let syn::Fields::Named(named) = &mut structure.fields else {
         errors.at(
             &structure.fields,
             "`#[span_attrs]` needs named fields (they become the attribute keys); write `struct Name { field: Type }`",
         );
-        return Err(errors);
+        return None;
     };
-
     let mut fields = Vec::new();
     let mut keys = KeySet::default();
     for field in &mut named.named {
-        let Some(options) = field_options(field, &mut errors) else {
-            continue;
-        };
+        let options = span_attr_options(&mut field.attrs, errors);
         let Some(ident) = field.ident.clone() else {
             continue;
         };
+        if let Some(skip) = &options.skip {
+            let others = [
+                (
+                    "rename",
+                    options.rename.as_ref().map(ToTokens::to_token_stream),
+                ),
+                (
+                    "flatten",
+                    options.flatten.as_ref().map(ToTokens::to_token_stream),
+                ),
+            ];
+            for (name, tokens) in others {
+                if let Some(tokens) = tokens {
+                    errors.at(
+                        tokens,
+                        format!("this field is skipped (`{skip}`), so `{name}` has no effect; remove one of them"),
+                    );
+                }
+            }
+            continue;
+        }
+        if let Some(flatten) = &options.flatten {
+            if let Some(rename) = &options.rename {
+                errors.at(
+                    rename,
+                    format!("a flattened field (`{flatten}`) records the attributes of its type under that type's own keys, so `rename` has no effect; remove one of them"),
+                );
+            }
+            fields.push(GroupField::Flatten {
+                ident,
+                ty: field.ty.clone(),
+            });
+            continue;
+        }
         let leaf = options
             .rename
             .as_ref()
@@ -791,7 +877,7 @@ pub(crate) fn span_attrs(
             .rename
             .as_ref()
             .map_or_else(|| ident.to_token_stream(), ToTokens::to_token_stream);
-        let key = match &prefix {
+        let key = match prefix {
             Prefix::None => leaf,
             Prefix::Valid(prefix) => format!("{}.{leaf}", prefix.value()),
             // The prefix has its own error; checking each key again would repeat it per field.
@@ -800,24 +886,81 @@ pub(crate) fn span_attrs(
         let recorded = keys.add(
             key.clone(),
             at,
-            &mut errors,
+            errors,
             |message| message,
             |key| format!("two fields record the attribute key `{key}`; rename or skip one"),
         );
         if recorded {
-            fields.push(GroupField {
+            fields.push(GroupField::Attr {
                 ident,
                 ty: field.ty.clone(),
                 key,
             });
         }
     }
-    let group = AttrGroup {
+    Some(AttrGroup {
         item: structure,
         fields,
         deprecated: keys.into_deprecated(),
-    };
-    Ok((group, errors))
+    })
+}
+
+/// The variants of a `#[span_attrs]` enum with the value each records: its name, or `rename`.
+fn attr_variants(mut enumeration: syn::ItemEnum, errors: &mut Errors) -> AttrVariants {
+    let mut variants: Vec<Variant> = Vec::new();
+    for variant in &mut enumeration.variants {
+        let options = span_attr_options(&mut variant.attrs, errors);
+        for (given, option) in [(&options.skip, "skip"), (&options.flatten, "flatten")] {
+            if let Some(given) = given {
+                errors.at(
+                    given,
+                    format!("`{option}` does not apply to a variant: the value is its name; remove it, or `rename = \"...\"` the value"),
+                );
+            }
+        }
+        let has_fields = !matches!(variant.fields, syn::Fields::Unit);
+        if has_fields {
+            errors.at(
+                &variant.fields,
+                format!(
+                    "a `#[span_attrs]` enum records the name of its variant, so variant `{}` cannot have fields; remove them, or record the data with a `#[span_attrs]` struct",
+                    variant.ident
+                ),
+            );
+        }
+        let value = options
+            .rename
+            .as_ref()
+            .map_or_else(|| variant.ident.unraw().to_string(), LitStr::value);
+        if value.is_empty() {
+            if let Some(rename) = &options.rename {
+                errors.at(rename, "the recorded value is empty; write the value this variant records, e.g. `rename = \"pytorch\"`");
+            }
+        }
+        if let Some(other) = variants.iter().find(|seen| seen.value == value) {
+            let other = &other.ident;
+            let at = options.rename.as_ref().map_or_else(
+                || variant.ident.to_token_stream(),
+                ToTokens::to_token_stream,
+            );
+            errors.at(
+                at,
+                format!(
+                    "variants `{other}` and `{}` both record the value `{value}`; rename one",
+                    variant.ident
+                ),
+            );
+        }
+        variants.push(Variant {
+            ident: variant.ident.clone(),
+            value,
+            has_fields,
+        });
+    }
+    AttrVariants {
+        item: enumeration,
+        variants,
+    }
 }
 
 /// The `prefix` of `#[span_attrs]`, once validated.
@@ -884,43 +1027,50 @@ fn string_value(value: &Expr) -> Option<LitStr> {
     }
 }
 
-/// What `#[span_attr(...)]` says about one field.
-struct FieldOptions {
+/// What `#[span_attr(...)]` says about one field or variant, before the rules of its place.
+#[derive(Default)]
+struct SpanAttrOptions {
     rename: Option<LitStr>,
+    skip: Option<Ident>,
+    flatten: Option<Ident>,
 }
 
-/// Reads and removes the field's `#[span_attr(...)]` attributes; `None` when it is skipped.
-fn field_options(field: &mut syn::Field, errors: &mut Errors) -> Option<FieldOptions> {
-    let mut rename: Option<LitStr> = None;
-    let mut skip: Option<Ident> = None;
+/// Reads and removes the `#[span_attr(...)]` attributes of a field or variant.
+fn span_attr_options(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> SpanAttrOptions {
+    let mut options = SpanAttrOptions::default();
     let mut kept = Vec::new();
-    for attr in std::mem::take(&mut field.attrs) {
+    for attr in std::mem::take(attrs) {
         if !attr.path().is_ident("span_attr") {
             kept.push(attr);
             continue;
         }
-        let options = match parse::field_options(&attr) {
-            Ok(options) => options,
+        let raw = match parse::field_options(&attr) {
+            Ok(raw) => raw,
             Err(error) => {
                 errors.push(error);
                 continue;
             }
         };
-        for option in options {
+        for option in raw {
             let tokens = option.tokens();
             match option {
-                RawOption::Flag(ident) if ident == "skip" => {
-                    if skip.is_some() {
-                        errors.at(tokens, "`skip` is given twice; keep one");
+                RawOption::Flag(ident) if ident == "skip" || ident == "flatten" => {
+                    let slot = if ident == "skip" {
+                        &mut options.skip
+                    } else {
+                        &mut options.flatten
+                    };
+                    if slot.is_some() {
+                        errors.at(tokens, format!("`{ident}` is given twice; keep one"));
                     }
-                    skip = Some(ident);
+                    *slot = Some(ident);
                 }
                 RawOption::Assign(ident, value) if ident == "rename" => {
                     match string_value(&value) {
-                        Some(_) if rename.is_some() => {
+                        Some(_) if options.rename.is_some() => {
                             errors.at(tokens, "`rename` is given twice; keep one");
                         }
-                        Some(value) => rename = Some(value),
+                        Some(value) => options.rename = Some(value),
                         None => errors.at(
                             &value,
                             "the new key is a string: `rename = \"type\"`",
@@ -929,21 +1079,13 @@ fn field_options(field: &mut syn::Field, errors: &mut Errors) -> Option<FieldOpt
                 }
                 _ => errors.at(
                     tokens,
-                    "unknown field option; write `#[span_attr(rename = \"key\")]` or `#[span_attr(skip)]`",
+                    "unknown field option; write `#[span_attr(rename = \"key\")]`, `#[span_attr(skip)]` or `#[span_attr(flatten)]`",
                 ),
             }
         }
     }
-    field.attrs = kept;
-    if let (Some(skip), Some(rename)) = (&skip, &rename) {
-        errors.at(
-            rename,
-            format!(
-                "this field is skipped (`{skip}`), so `rename` has no effect; remove one of them"
-            ),
-        );
-    }
-    skip.is_none().then_some(FieldOptions { rename })
+    *attrs = kept;
+    options
 }
 
 #[cfg(test)]

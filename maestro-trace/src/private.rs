@@ -7,6 +7,7 @@ use std::fmt::Display;
 use std::future::Future;
 
 pub use opentelemetry::trace::SpanKind;
+pub use opentelemetry::Value;
 
 pub use crate::attributes::{AttributeValue, RecordArg, Recorder, SpanAttributes};
 pub use crate::span::{InSpan, Span, SpanMeta, SpanScope};
@@ -47,6 +48,20 @@ pub fn attr<V: AttributeValue + ?Sized>(recorder: &mut Recorder<'_>, key: &'stat
 #[inline(always)]
 pub fn attr_static(recorder: &mut Recorder<'_>, key: &'static str, value: &'static str) {
     recorder.attr_static(key, value);
+}
+
+/// A `#[span_attr(flatten)]` field as the group of attributes it records under its own keys.
+/// The bound names the field's type when it is no group; the result type is the same either
+/// way, so the code using it adds no error of its own.
+#[inline(always)]
+pub fn flatten<A: SpanAttributes>(group: &A) -> &dyn SpanAttributes {
+    group
+}
+
+/// The value of a `#[span_attrs]` enum: its variant's name, `'static`, so never copied.
+#[inline(always)]
+pub fn variant_value(name: &'static str) -> Option<Value> {
+    Some(Value::from(name))
 }
 
 /// Records a bare `attrs(arg)` argument.

@@ -23,6 +23,26 @@ struct Region<T: maestro_trace::AttributeValue> {
     region: T,
 }
 
+#[span_attrs]
+#[derive(Clone, Copy)]
+enum Framework {
+    #[span_attr(rename = "pytorch")]
+    PyTorch,
+    Onnx,
+}
+
+#[span_attrs(prefix = "training")]
+struct TrainingAttrs {
+    framework: Framework,
+    #[span_attr(flatten)]
+    model: ModelAttrs,
+}
+
+#[traced("train_model_job", attrs(job, framework))]
+fn train(job: &TrainingAttrs, framework: Framework) -> usize {
+    job.model.id.len() + usize::from(matches!(framework, Framework::Onnx))
+}
+
 // One line on purpose: a one-line block body is where `unused_braces` looks.
 #[rustfmt::skip]
 #[traced]
@@ -182,6 +202,23 @@ fn every_shape_runs_and_records_its_span() {
         region: "eu-west-1",
     });
     legacy_request("GET");
+    let job = TrainingAttrs {
+        framework: Framework::PyTorch,
+        model: ModelAttrs {
+            id: "bert".into(),
+            kind: "pytorch",
+            version: None,
+            weights: vec![],
+        },
+    };
+    assert_eq!(train(&job, Framework::Onnx), 5);
+    assert_eq!(
+        capture
+            .span("train_model_job")
+            .attr_str("model.id")
+            .as_deref(),
+        Some("bert")
+    );
     assert_eq!(model.version, None);
     assert_eq!(
         capture
