@@ -10,8 +10,11 @@ fn score() -> i64 {
     __MT_SPAN
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(score(), 1);
-    assert_eq!(capture.span("score_with_shadowed_static").name(), "score_with_shadowed_static");
+    assert_eq!(
+        capture.span("score_with_shadowed_static").name(),
+        "score_with_shadowed_static"
+    );
 }

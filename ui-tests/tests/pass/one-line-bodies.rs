@@ -27,7 +27,7 @@ impl Registry {
     fn size(&self) -> usize { 3 }
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(lookup(), 4);
     assert_eq!(count_models(), Ok(4));
