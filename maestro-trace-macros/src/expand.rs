@@ -639,7 +639,8 @@ fn flattened(ident: &Ident, ty: &syn::Type) -> TokenStream {
     quote_spanned!(ty.span()=> #p::flatten(&self.#ident))
 }
 
-/// A `#[span_attrs]` enum, recorded as the `'static` name of its variant.
+/// A `#[span_attrs]` enum, recorded as the `'static` name of its variant (alone, or as an
+/// element of a string array).
 fn attr_variants(variants: &AttrVariants) -> TokenStream {
     let p = private();
     let enumeration = &variants.item;
@@ -655,14 +656,27 @@ fn attr_variants(variants: &AttrVariants) -> TokenStream {
     });
     let recorder_ident = local("__mt_recorder");
     let name_ident = local("__mt_name");
+    let items = local("__mt_items");
     quote! {
         #enumeration
         #[automatically_derived]
+        impl #impl_generics #p::VariantName for #name #ty_generics #where_clause {
+            fn variant_name(&self) -> &'static str {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+        #[automatically_derived]
         impl #impl_generics #p::AttributeValue for #name #ty_generics #where_clause {
             fn to_value(&self) -> ::core::option::Option<#p::Value> {
-                #p::variant_value(match self {
-                    #(#arms)*
-                })
+                #p::variant_value(self)
+            }
+        }
+        #[automatically_derived]
+        impl #impl_generics #p::ArrayElement for #name #ty_generics #where_clause {
+            fn to_array(#items: &[Self]) -> #p::Array {
+                #p::variant_array(#items)
             }
         }
         #[automatically_derived]

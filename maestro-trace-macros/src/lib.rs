@@ -100,7 +100,7 @@ pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Field options: `rename = "key"` (the key after the prefix), `skip`, and `flatten` (a field
 /// holding another `#[span_attrs]` struct, recorded with that struct's own keys). An enum takes
-/// no prefix; each unit variant records its name, or `rename = "value"`.
+/// no prefix; each unit variant records its name, or `rename = "value"`, alone or in a `Vec`.
 #[proc_macro_attribute]
 pub fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::span_attrs(args.into(), item.into()).into()

@@ -147,6 +147,7 @@ struct TrainingAttrs {
     epochs: i64,
     framework: Framework,
     fallback: Option<Framework>,
+    backends: Vec<Framework>,
     // Recorded with its own `tenant.` keys, not `training.tenant.*`.
     #[span_attr(flatten)]
     tenant: TenantAttrs,
@@ -159,6 +160,7 @@ fn training() -> TrainingAttrs {
         epochs: 10,
         framework: Framework::PyTorch,
         fallback: Some(Framework::Onnx),
+        backends: vec![Framework::PyTorch, Framework::Onnx],
         tenant: TenantAttrs {
             id: "tenant-123",
             tier: "premium",
@@ -177,6 +179,7 @@ fn a_flattened_field_records_its_own_keys_and_an_enum_its_variant() {
             "training.epochs",
             "training.framework",
             "training.fallback",
+            "training.backends",
             "tenant.id",
             "tenant.tier",
             "model.id",
@@ -193,11 +196,15 @@ fn a_flattened_field_records_its_own_keys_and_an_enum_its_variant() {
         Value::from("Onnx"),
         "no rename: the variant's name"
     );
-    assert_eq!(attributes[4].value, Value::from("premium"));
-    assert_eq!(attributes[7].value, Value::I64(110_000_000));
+    assert_eq!(
+        attributes[3].value,
+        Value::Array(Array::String(vec!["pytorch".into(), "Onnx".into()]))
+    );
+    assert_eq!(attributes[5].value, Value::from("premium"));
+    assert_eq!(attributes[8].value, Value::I64(110_000_000));
     assert_eq!(
         training().attribute_count(),
-        3 + 2 + 6,
+        4 + 2 + 6,
         "room for the struct's own fields and every flattened field (None included)"
     );
 }
