@@ -218,16 +218,94 @@ fn record_result(result: &Ident, span: Span) -> TokenStream {
     let p = private();
     // The argument's span decides where rustc points when the bound fails: the return type.
     let located = Ident::new(&result.to_string(), Span::mixed_site().located_at(span));
-    quote_spanned!(span=> #p::record_result(&#located);)
+    quote_spanned!(span=> {
+        #[allow(unused_imports)]
+        use #p::{RecordChained as _, RecordDisplayed as _};
+        (&#p::Outcome(&#located)).record();
+    })
+}
+
+/// The type of the value `#[record_errors]` inspects, as a `let` annotation: the recording picks
+/// its path by the error type, which must be known when it is looked at (a body ending in
+/// `Err("..".into())` or `?` leaves it to the return type). `impl Trait` parts become `_`.
+fn result_type(shape: Shape, output: &ReturnType) -> Option<TokenStream> {
+    let ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let mut ty = match shape {
+        Shape::Sync | Shape::AsyncFn => (**ty).clone(),
+        Shape::ReturnsAsyncBlock => future_output(ty)?,
+    };
+    syn::visit_mut::VisitMut::visit_type_mut(&mut ImplTraitToInfer, &mut ty);
+    Some(quote!(: #ty))
+}
+
+/// `T` of `impl Future<Output = T>`, `Pin<Box<dyn Future<Output = T> + ..>>` or
+/// `BoxFuture<'_, T>`.
+fn future_output(ty: &syn::Type) -> Option<syn::Type> {
+    let from_bounds =
+        |bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>| {
+            bounds.iter().find_map(|bound| {
+                let syn::TypeParamBound::Trait(t) = bound else {
+                    return None;
+                };
+                let last = t.path.segments.last()?;
+                let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                    return None;
+                };
+                args.args.iter().find_map(|arg| match arg {
+                    syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => {
+                        Some(assoc.ty.clone())
+                    }
+                    _ => None,
+                })
+            })
+        };
+    match ty {
+        syn::Type::ImplTrait(imp) => from_bounds(&imp.bounds),
+        syn::Type::TraitObject(obj) => from_bounds(&obj.bounds),
+        syn::Type::Path(path) => {
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let mut types = args.args.iter().filter_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            });
+            if last.ident == "BoxFuture" || last.ident == "LocalBoxFuture" {
+                types.next().cloned()
+            } else {
+                // `Pin<Box<..>>`: look inside.
+                types.next().and_then(future_output)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Replaces every `impl Trait` of a type by `_`, which a `let` annotation accepts.
+struct ImplTraitToInfer;
+
+impl syn::visit_mut::VisitMut for ImplTraitToInfer {
+    fn visit_type_mut(&mut self, ty: &mut syn::Type) {
+        if let syn::Type::ImplTrait(imp) = ty {
+            *ty = syn::Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](imp.impl_token.span),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
 }
 
 /// A future that records its output's error: `async move { let r = inner.await; record; r }`.
-fn async_recording(inner: TokenStream, span: Span) -> TokenStream {
+fn async_recording(inner: TokenStream, span: Span, ty: Option<&TokenStream>) -> TokenStream {
     let result = local("__mt_result");
     let record = record_result(&result, span);
     quote! {
         async move {
-            let #result = #inner.await;
+            let #result #ty = #inner.await;
             #record
             #result
         }
@@ -236,14 +314,14 @@ fn async_recording(inner: TokenStream, span: Span) -> TokenStream {
 
 /// The body of a sync function that records its `Err`: the body runs in a closure so that
 /// `return` and `?` inside it still produce the value we inspect.
-fn sync_recording(block: &Block, span: Span) -> TokenStream {
+fn sync_recording(block: &Block, span: Span, ty: Option<&TokenStream>) -> TokenStream {
     let result = local("__mt_result");
     let record = record_result(&result, span);
     let p = private();
     // `call_once` pins the closure to `FnOnce`: inferred as `FnMut`, a body returning a borrow
     // of a `&mut` argument would not compile ("captured variable cannot escape").
     quote! {
-        let #result = #p::call_once(move || #block);
+        let #result #ty = #p::call_once(move || #block);
         #record
         #result
     }
@@ -360,6 +438,8 @@ struct FnParts {
     returned: ReturnedFuture,
     /// Where errors about the return type point.
     error_span: Span,
+    /// The annotation of the value `#[record_errors]` inspects (see [`result_type`]).
+    result_type: Option<TokenStream>,
 }
 
 impl FnParts {
@@ -367,6 +447,7 @@ impl FnParts {
         let shape = shape(&function);
         let returned = returned_future(&function.sig.output);
         let error_span = return_span(&function);
+        let result_type = result_type(shape, &function.sig.output);
         let (outer, inner) = split_attrs(function.attrs);
         FnParts {
             outer,
@@ -377,6 +458,7 @@ impl FnParts {
             shape,
             returned,
             error_span,
+            result_type,
         }
     }
 
@@ -411,6 +493,8 @@ fn expand_traced(traced: Traced) -> TokenStream {
     let p = private();
     let mut parts = FnParts::new(traced.function);
     let (shape, returned, error_span) = (parts.shape, parts.returned, parts.error_span);
+    let result_type = parts.result_type.clone();
+    let result_type = result_type.as_ref();
     let record_errors_path = take_record_errors(&mut parts.outer);
     let record_errors = record_errors_path.is_some();
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
@@ -426,7 +510,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
             // The body's statements, not the block: a block after our `let` would be a block in
             // tail position, which rustc flags as `unused_braces` at the user's braces.
             let run = if record_errors {
-                sync_recording(block, error_span)
+                sync_recording(block, error_span, result_type)
             } else {
                 let stmts = &block.stmts;
                 quote!(#(#stmts)*)
@@ -438,7 +522,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
         }
         Shape::AsyncFn => {
             let inner_future = if record_errors {
-                async_recording(quote!(async move #block), error_span)
+                async_recording(quote!(async move #block), error_span, result_type)
             } else {
                 quote!(async move #block)
             };
@@ -460,7 +544,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
             let has_setup = block.stmts.len() > 1;
             rewrite_tail_future(block, returned, |future| {
                 let future = if record_errors {
-                    async_recording(future, error_span)
+                    async_recording(future, error_span, result_type)
                 } else {
                     future
                 };
@@ -493,16 +577,18 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
     };
     let mut parts = FnParts::new(function);
     let error_span = parts.error_span;
+    let result_type = parts.result_type.clone();
+    let result_type = result_type.as_ref();
     let body = match parts.shape {
-        Shape::Sync => sync_recording(&parts.block, error_span),
+        Shape::Sync => sync_recording(&parts.block, error_span, result_type),
         Shape::AsyncFn => {
             let block = &parts.block;
-            let future = async_recording(quote!(async move #block), error_span);
+            let future = async_recording(quote!(async move #block), error_span, result_type);
             quote!(#future.await)
         }
         Shape::ReturnsAsyncBlock => {
             rewrite_tail_future(&mut parts.block, parts.returned, |future| {
-                async_recording(future, error_span)
+                async_recording(future, error_span, result_type)
             });
             let stmts = &parts.block.stmts;
             quote!(#(#stmts)*)

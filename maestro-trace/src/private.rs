@@ -113,6 +113,49 @@ pub fn record_result<R: ErrorOutcome>(result: &R) {
     }
 }
 
+/// `#[record_errors]`'s view of a returned value, so that the recording can depend on what the
+/// error type implements: `(&Outcome(&result)).record()` picks [`RecordChained`] when the error
+/// is a `std::error::Error` (its message then carries its `source()` chain) and
+/// [`RecordDisplayed`] otherwise (autoref specialization: the first applies without a borrow).
+#[derive(Debug)]
+pub struct Outcome<'a, R>(pub &'a R);
+
+/// Records an `Err` whose type is a `std::error::Error`, with its sources.
+pub trait RecordChained {
+    /// Records the error, if any, on the current span.
+    fn record(&self);
+}
+
+impl<T, E: std::error::Error> RecordChained for Outcome<'_, Result<T, E>> {
+    #[inline(always)]
+    fn record(&self) {
+        if crate::pipeline::enabled() {
+            if let Err(error) = self.0 {
+                crate::span::record_error_chain(error);
+            }
+        }
+    }
+}
+
+/// Records the error of any other [`ErrorOutcome`] by its `Display`; the bound sits on the
+/// method so that a return type that cannot carry an error fails with `ErrorOutcome`'s message.
+pub trait RecordDisplayed<R> {
+    /// Records the error, if any, on the current span.
+    fn record(&self)
+    where
+        R: ErrorOutcome;
+}
+
+impl<R> RecordDisplayed<R> for &Outcome<'_, R> {
+    #[inline(always)]
+    fn record(&self)
+    where
+        R: ErrorOutcome,
+    {
+        record_result(self.0);
+    }
+}
+
 /// Makes `span` current until the returned guard drops (setup code of a future-returning fn).
 #[inline(always)]
 pub fn attach(span: &Span) -> Option<opentelemetry::ContextGuard> {

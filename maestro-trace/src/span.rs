@@ -226,10 +226,11 @@ impl Span {
     }
 
     /// Records `error` on this span: an `exception` event (`exception.type`, `exception.message`)
-    /// and status Error with the error's message.
+    /// and status Error with the error's message (its alternate `Display`, as
+    /// [`record_error`](crate::record_error) writes it).
     pub fn record_error<E: Display + ?Sized>(&self, error: &E) {
         if let Some(cx) = self.own() {
-            mark_error(cx, std::any::type_name::<E>(), error.to_string());
+            mark_error(cx, std::any::type_name::<E>(), || format!("{error:#}"));
         }
     }
 
@@ -257,8 +258,7 @@ impl Span {
     /// Ends the span with status Error and an `exception` event for the panic being unwound.
     fn end_panicked(&mut self) {
         if let Some(cx) = self.take_own() {
-            let message = pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
-            mark_error(&cx, PANIC_TYPE, message);
+            mark_error(&cx, PANIC_TYPE, panic_message);
             cx.span().end();
         }
     }
@@ -296,10 +296,16 @@ impl Drop for Span {
 }
 
 /// Records an exception on the span in `cx`, if it is recording (see [`record_exception`]).
-fn mark_error(cx: &Context, type_name: &'static str, message: String) {
+/// The message of the panic being unwound, as an `exception` event records it.
+fn panic_message() -> String {
+    pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned())
+}
+
+/// Records an exception on the span of `cx` if it records; `message` runs only then.
+fn mark_error(cx: &Context, type_name: &'static str, message: impl FnOnce() -> String) {
     let span = cx.span();
     if span.is_recording() {
-        record_exception(&span, type_name, message);
+        record_exception(&span, type_name, message());
     }
 }
 
@@ -404,9 +410,7 @@ impl SpanScope {
             let span = cx.span();
             if Some(span.span_context().span_id()) == ends {
                 if panicked {
-                    let message =
-                        pipeline::panic_message().unwrap_or_else(|| "panicked".to_owned());
-                    mark_error(cx, PANIC_TYPE, message);
+                    mark_error(cx, PANIC_TYPE, panic_message);
                 }
                 span.end();
             }
@@ -558,14 +562,40 @@ pub fn record<A: SpanAttributes + ?Sized>(group: &A) {
     record_on(&Context::current(), group);
 }
 
-/// Records `error` on the current span: an `exception` event and status Error with its message.
-/// What `#[record_errors]` does for a returned `Err`.
+/// Records `error` on the current span: an `exception` event (`exception.type`: the error's
+/// type name, `exception.message`: its message) and status Error with the message.
+///
+/// The message is the error's alternate `Display` (`{:#}`), which is its plain `Display` for most
+/// types and the whole context chain for `anyhow::Error`. `#[record_errors]` does the same for a
+/// returned `Err`, and for a `std::error::Error` appends each `source()` not already in the
+/// message (`io failure: permission denied`).
+///
+/// ```
+/// use maestro_trace::{span, testing};
+///
+/// let capture = testing::capture();
+/// span!("load_model_weights").in_scope(|| {
+///     maestro_trace::record_error("weights not found in s3://models/bert-base");
+/// });
+/// let span = capture.span("load_model_weights");
+/// assert!(span.is_error());
+/// let exception = span.event("exception");
+/// assert_eq!(
+///     exception.attr_str("exception.message").as_deref(),
+///     Some("weights not found in s3://models/bert-base")
+/// );
+/// ```
 pub fn record_error<E: Display + ?Sized>(error: &E) {
-    mark_error(
-        &Context::current(),
-        std::any::type_name::<E>(),
-        error.to_string(),
-    );
+    mark_error(&Context::current(), std::any::type_name::<E>(), || {
+        format!("{error:#}")
+    });
+}
+
+/// Records a `std::error::Error` on the current span with its sources ([`error_chain`]).
+pub(crate) fn record_error_chain<E: std::error::Error>(error: &E) {
+    mark_error(&Context::current(), std::any::type_name::<E>(), || {
+        error_chain(error)
+    });
 }
 
 /// Adds an event to the current span; `record` runs only if that span is sampled.

@@ -151,3 +151,93 @@ async fn async_functions_record_too() {
         Status::error("scheduler rejected the job")
     );
 }
+
+/// An error that wraps its cause, as `thiserror`'s `#[source]` does.
+#[derive(Debug)]
+struct CheckpointError {
+    source: std::io::Error,
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("could not write the checkpoint")
+    }
+}
+
+impl std::error::Error for CheckpointError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+fn denied() -> CheckpointError {
+    CheckpointError {
+        source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied"),
+    }
+}
+
+#[traced("save_checkpoint")]
+#[record_errors]
+fn save_checkpoint() -> Result<(), CheckpointError> {
+    Err(denied())
+}
+
+#[traced("upload_checkpoint")]
+#[record_errors]
+async fn upload_checkpoint() -> Result<(), CheckpointError> {
+    tokio::task::yield_now().await;
+    Err(denied())
+}
+
+#[traced("publish_model")]
+#[record_errors]
+fn publish_model() -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    Err(denied()).context("publishing bert-base v1.3 failed")
+}
+
+/// Generic over its error: only what the bound promises (`Display`) is known to the macro.
+#[traced("retry_step")]
+#[record_errors]
+fn retry_step<E: fmt::Display>(error: E) -> Result<(), E> {
+    Err(error)
+}
+
+#[tokio::test]
+async fn an_error_message_carries_its_source_chain() {
+    let capture = testing::capture();
+    let _ = save_checkpoint();
+    let _ = upload_checkpoint().await;
+    let _ = publish_model();
+    let _ = retry_step("quota exceeded");
+
+    let chained = "could not write the checkpoint: permission denied";
+    for name in ["save_checkpoint", "upload_checkpoint"] {
+        let span = capture.span(name);
+        assert_eq!(span.status(), Status::error(chained), "{name}");
+        assert_eq!(
+            span.event("exception")
+                .attr_str("exception.message")
+                .as_deref(),
+            Some(chained),
+            "{name}"
+        );
+        assert_eq!(
+            span.event("exception")
+                .attr_str("exception.type")
+                .as_deref(),
+            Some("record_errors::CheckpointError")
+        );
+    }
+    // anyhow::Error is not a `std::error::Error`: its alternate Display is the context chain.
+    assert_eq!(
+        capture.span("publish_model").status(),
+        Status::error(
+            "publishing bert-base v1.3 failed: could not write the checkpoint: permission denied"
+        )
+    );
+    assert_eq!(
+        capture.span("retry_step").status(),
+        Status::error("quota exceeded")
+    );
+}
