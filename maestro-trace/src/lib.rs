@@ -49,6 +49,8 @@ mod env;
 mod error;
 pub mod export;
 mod init;
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+mod integrations;
 mod pipeline;
 mod processor;
 pub mod propagation;
@@ -76,6 +78,10 @@ pub use diagnostics::{diagnostics, Diagnostics};
 pub use env::*;
 pub use error::{InitError, ShutdownError};
 pub use init::{init, TracingGuard};
+#[cfg(feature = "redis")]
+pub use integrations::redis;
+#[cfg(feature = "sqlx")]
+pub use integrations::sqlx;
 pub use span::{
     record, record_error, spawn, InSpan, Span, TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT,
     PANIC_TYPE,

@@ -1,5 +1,8 @@
-//! Shared support for the integration tests: a real Jaeger to export to and query, and an
-//! allocation-counting allocator.
+//! Shared support for the integration tests: a real Jaeger to export to and query, throwaway
+//! PostgreSQL and Redis servers, and an allocation-counting allocator.
 
 pub mod counting;
 pub mod jaeger;
+pub mod postgres;
+pub mod redis;
+pub mod server;

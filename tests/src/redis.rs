@@ -1,0 +1,1 @@
+//! A throwaway Redis server (placeholder until the redis integration lands).
