@@ -34,7 +34,7 @@
 //! assert_eq!(select.attr_i64("db.response.returned_rows"), Some(1));
 //! assert_eq!(capture.names(), [
 //!     "save_to_database", "CREATE models", "acquire_connection", "BEGIN", "INSERT models",
-//!     "COMMIT", "SELECT models",
+//!     "COMMIT", "SELECT models", "acquire_connection",
 //! ]);
 //! # Ok(()) }
 //! ```
@@ -59,8 +59,9 @@
 //!
 //! Through the pool, the wait for a connection is a child span `acquire_connection` of the
 //! statement's span when the executor's `execute`, `fetch_all`, `fetch_one` or `fetch_optional`
-//! runs it (what `query(..)` calls); a row stream (`fetch`, and `query_as(..)` /
-//! `query_scalar(..)`, which collect one) includes the wait in the statement's span. `begin()` starts a `BEGIN` span (the
+//! runs it (what `query(..)` calls, and `fetch_one` / `fetch_optional` of `query_as(..)`); a row
+//! stream (`fetch`, and `fetch_all` of `query_as(..)` / `query_scalar(..)`, which collect one)
+//! includes the wait in the statement's span. `begin()` starts a `BEGIN` span (the
 //! wait included), `commit()` and `rollback()` are `COMMIT` / `ROLLBACK` spans.
 //!
 //! With tracing off, or under a parent the sampler drops, the query is handed to sqlx as it is:
