@@ -289,7 +289,7 @@ pub(crate) fn summarize(sql: &str) -> Summary<'_> {
         operation: None,
         collection: None,
     };
-    let Some(first) = tokens.first().and_then(|t| word(t)) else {
+    let Some(first) = tokens.first().and_then(word) else {
         return none;
     };
     let Some(mut operation) = OPERATIONS
