@@ -12,14 +12,20 @@ use maestro_trace_tests::postgres::Postgres;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Postgres as Pg;
 
-async fn connect(server: &Postgres) -> TracedPool<Pg> {
+/// An instrumented pool on `server`, with an empty `models` table.
+async fn models_db(server: &Postgres) -> TracedPool<Pg> {
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(5))
         .connect(&server.url())
         .await
         .unwrap_or_else(|e| panic!("connect to {}: {e}\n{}", server.url(), server.log()));
-    maestro_trace::sqlx::instrument(pool)
+    let pool = maestro_trace::sqlx::instrument(pool);
+    sqlx::query("CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("create");
+    pool
 }
 
 #[traced("save_to_database")]
@@ -36,11 +42,7 @@ async fn save(pool: &TracedPool<Pg>, id: &str) -> Result<(), sqlx::Error> {
 async fn spans_name_the_server_and_database() {
     let server = Postgres::start();
     let capture = capture();
-    let pool = connect(&server).await;
-    sqlx::query("CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL)")
-        .execute(&pool)
-        .await
-        .expect("create");
+    let pool = models_db(&server).await;
     save(&pool, "m-1").await.expect("insert");
     let rows = sqlx::query("SELECT id FROM public.models WHERE name = $1")
         .bind("bert")
@@ -77,11 +79,7 @@ async fn spans_name_the_server_and_database() {
 async fn sqlstate_codes_are_the_error_type() {
     let server = Postgres::start();
     let capture = capture();
-    let pool = connect(&server).await;
-    sqlx::query("CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL)")
-        .execute(&pool)
-        .await
-        .expect("create");
+    let pool = models_db(&server).await;
     save(&pool, "m-1").await.expect("first insert");
     capture.clear();
 

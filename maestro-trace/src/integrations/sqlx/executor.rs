@@ -126,6 +126,29 @@ pub(super) async fn acquire<DB: DatabaseSystem>(
     InClientSpan::new(pool.acquire(), cx, record_done).await
 }
 
+/// Runs `query` with `run` on a connection from `pool` (waited for in an [`ACQUIRE_SPAN`]),
+/// inside the statement's span held by `cx`; `record` writes the outcome onto it.
+fn on_pooled<'e, DB, T>(
+    pool: &Pool<DB>,
+    query: Prepared<DB>,
+    cx: Context,
+    record: fn(&Result<T, Error>, &Context),
+    run: impl for<'c> FnOnce(&'c mut DB::Connection, Prepared<DB>) -> BoxFuture<'c, Result<T, Error>>
+        + Send
+        + 'e,
+) -> BoxFuture<'e, Result<T, Error>>
+where
+    DB: DatabaseSystem,
+    T: Send + 'e,
+{
+    let pool = pool.clone();
+    let run = async move {
+        let mut conn = acquire(&pool).await?;
+        run(&mut *conn, query).await
+    };
+    Box::pin(InClientSpan::new(run, cx, record))
+}
+
 pin_project! {
     /// The rows (and results) of a statement, read inside its span; the span ends with the
     /// stream (recording how many rows came back) or at its first error.
@@ -208,12 +231,9 @@ where
         match Statement::start(&self.endpoint, query) {
             Statement::Untraced(query) => self.pool.execute(query),
             Statement::Traced(query, cx) => {
-                let pool = self.pool.clone();
-                let run = async move {
-                    let mut conn = acquire(&pool).await?;
-                    (&mut *conn).execute(query).await
-                };
-                Box::pin(InClientSpan::new(run, cx, record_done))
+                on_pooled(&self.pool, query, cx, record_done, |conn, query| {
+                    conn.execute(query)
+                })
             }
         }
     }
@@ -242,12 +262,9 @@ where
         match Statement::start(&self.endpoint, query) {
             Statement::Untraced(query) => self.pool.fetch_all(query),
             Statement::Traced(query, cx) => {
-                let pool = self.pool.clone();
-                let run = async move {
-                    let mut conn = acquire(&pool).await?;
-                    (&mut *conn).fetch_all(query).await
-                };
-                Box::pin(InClientSpan::new(run, cx, record_rows))
+                on_pooled(&self.pool, query, cx, record_rows, |conn, query| {
+                    conn.fetch_all(query)
+                })
             }
         }
     }
@@ -263,12 +280,9 @@ where
         match Statement::start(&self.endpoint, query) {
             Statement::Untraced(query) => self.pool.fetch_optional(query),
             Statement::Traced(query, cx) => {
-                let pool = self.pool.clone();
-                let run = async move {
-                    let mut conn = acquire(&pool).await?;
-                    (&mut *conn).fetch_optional(query).await
-                };
-                Box::pin(InClientSpan::new(run, cx, record_optional))
+                on_pooled(&self.pool, query, cx, record_optional, |conn, query| {
+                    conn.fetch_optional(query)
+                })
             }
         }
     }

@@ -3,6 +3,7 @@
 //! `Executor` as it is for sqlx's own transaction.
 
 use std::fmt;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -73,27 +74,32 @@ impl<DB: DatabaseSystem> TracedPool<DB> {
     }
 }
 
-impl<DB: DatabaseSystem> TracedTransaction<'_, DB> {
+impl<'c, DB: DatabaseSystem> TracedTransaction<'c, DB> {
     /// Commits the transaction, in a `COMMIT` span.
     pub async fn commit(self) -> Result<(), Error> {
-        let TracedConnection { conn: tx, endpoint } = self.conn;
-        match Parent::current() {
-            None => tx.commit().await,
-            Some(parent) => {
-                let cx = endpoint.start_operation(parent, "COMMIT");
-                InClientSpan::new(tx.commit(), cx, record_done).await
-            }
-        }
+        self.end("COMMIT", Transaction::commit).await
     }
 
     /// Rolls the transaction back, in a `ROLLBACK` span.
     pub async fn rollback(self) -> Result<(), Error> {
+        self.end("ROLLBACK", Transaction::rollback).await
+    }
+
+    /// Ends the transaction with `end` (sqlx's commit or rollback) in a span named `operation`.
+    async fn end<F>(
+        self,
+        operation: &'static str,
+        end: impl FnOnce(Transaction<'c, DB>) -> F,
+    ) -> Result<(), Error>
+    where
+        F: Future<Output = Result<(), Error>>,
+    {
         let TracedConnection { conn: tx, endpoint } = self.conn;
         match Parent::current() {
-            None => tx.rollback().await,
+            None => end(tx).await,
             Some(parent) => {
-                let cx = endpoint.start_operation(parent, "ROLLBACK");
-                InClientSpan::new(tx.rollback(), cx, record_done).await
+                let cx = endpoint.start_operation(parent, operation);
+                InClientSpan::new(end(tx), cx, record_done).await
             }
         }
     }
