@@ -1,5 +1,6 @@
 //! Shared support for the integration tests: a real Jaeger to export to and query, throwaway
-//! PostgreSQL and Redis servers, an exporter that records, and an allocation-counting allocator.
+//! PostgreSQL and Redis servers, an allocation-counting allocator, an exporter that records, and
+//! a traced test server.
 
 pub mod counting;
 pub mod jaeger;
@@ -7,3 +8,4 @@ pub mod postgres;
 pub mod recording;
 pub mod redis;
 pub mod server;
+pub mod serving;

@@ -2,12 +2,12 @@
 //! attribute value length limit (a pipeline from `init`, so this binary holds one test).
 
 use maestro_trace::{SpanLimits, TracingConfig};
-use maestro_trace_tests::recording::Recording;
+use maestro_trace_tests::recording::Recorded;
 use sqlx::AssertSqlSafe;
 
 #[tokio::test]
 async fn a_megabyte_statement_is_cut_by_the_value_length_limit() {
-    let exporter = Recording::default();
+    let exporter = Recorded::default();
     let limits = SpanLimits {
         max_attribute_value_length: Some(4096),
         ..SpanLimits::default()

@@ -2,8 +2,9 @@
 //! named and attributed per the database semantic conventions, nested under the caller's span,
 //! with failures recorded and returned unchanged.
 //!
-//! Each test takes the capture before it touches a database: a capture records every span of
-//! the process, so setup done outside one would land in another test's.
+//! Each test takes its capture before it touches a database, so that the setup's statements
+//! (root spans started on the test's thread) belong to it, and clears them where only the later
+//! statements matter.
 
 use std::time::Duration;
 

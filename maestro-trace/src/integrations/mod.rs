@@ -88,7 +88,7 @@ pub(crate) fn record_failure<E: Display + ?Sized>(
     }
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.into()));
     let _current = cx.clone().attach();
-    crate::record_error(error);
+    crate::span::record_error(error);
 }
 
 /// Ends the span in `cx` with a `cancelled` event: the call was dropped before it completed.
