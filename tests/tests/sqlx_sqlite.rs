@@ -172,7 +172,7 @@ async fn transactions_show_begin_statements_and_commit_or_rollback() {
     let capture = capture();
     let pool = models_db().await;
     capture.clear();
-    async {
+    let remaining = async {
         let mut tx = pool.begin().await?;
         sqlx::query("INSERT INTO models VALUES ($1, $2, $3)")
             .bind("m-1")
@@ -191,11 +191,22 @@ async fn transactions_show_begin_statements_and_commit_or_rollback() {
             .bind("gone")
             .execute(&mut *tx)
             .await?;
-        tx.rollback().await
+        tx.rollback().await?;
+
+        // Several statements on one pooled connection.
+        let mut conn = pool.acquire().await?;
+        sqlx::query("DELETE FROM models WHERE id = $1")
+            .bind("m-9")
+            .execute(&mut conn)
+            .await?;
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM models")
+            .fetch_one(&mut conn)
+            .await
     }
     .in_span(span!("update_database"))
     .await
     .expect("transactions");
+    assert_eq!(remaining, 1);
 
     let parent = capture.span("update_database");
     let names: Vec<String> = capture
@@ -213,7 +224,10 @@ async fn transactions_show_begin_statements_and_commit_or_rollback() {
             "COMMIT",
             "BEGIN",
             "UPDATE models",
-            "ROLLBACK"
+            "ROLLBACK",
+            "acquire_connection",
+            "DELETE models",
+            "SELECT models",
         ]
     );
     let commit = capture.span("COMMIT");
@@ -222,12 +236,15 @@ async fn transactions_show_begin_statements_and_commit_or_rollback() {
         commit.attr_str("db.operation.name").as_deref(),
         Some("COMMIT")
     );
-    assert_eq!(
-        capture
-            .span("SELECT models")
-            .attr_i64("db.response.returned_rows"),
-        Some(1)
-    );
+    let selects = capture.spans_named("SELECT models");
+    assert_eq!(selects.len(), 2);
+    for select in &selects {
+        assert_eq!(select.attr_i64("db.response.returned_rows"), Some(1));
+    }
+    // The pooled connection's wait is its own span, beside the statements it then runs.
+    let acquire = capture.span("acquire_connection");
+    assert!(acquire.is_child_of(&parent));
+    assert!(capture.span("DELETE models").is_child_of(&parent));
     // The rollback took effect: the name is unchanged.
     let name: String = sqlx::query_scalar("SELECT name FROM models")
         .fetch_one(&pool)
