@@ -74,6 +74,12 @@ impl Parent {
     }
 }
 
+/// A string attribute value read once (a server's address, a database's name) whose clones,
+/// one per span, share one allocation.
+pub(crate) fn shared(s: &str) -> StringValue {
+    StringValue::from(std::sync::Arc::<str>::from(s))
+}
+
 /// Records a failed call on the span in `cx`: `error.type`, then (through the public
 /// [`record_error`](crate::record_error), with the span current) an `exception` event with the
 /// error's type and message, and status Error with that message.

@@ -48,7 +48,7 @@ use opentelemetry_semantic_conventions::attribute::{
     DB_NAMESPACE, DB_OPERATION_NAME, DB_QUERY_TEXT, DB_SYSTEM_NAME, SERVER_ADDRESS, SERVER_PORT,
 };
 
-use super::{record_failure, InClientSpan, Parent};
+use super::{record_failure, shared, InClientSpan, Parent};
 
 /// `db.system.name` of every span here, and the name of a span whose command has no name.
 const SYSTEM: &str = "redis";
@@ -72,9 +72,10 @@ pub struct TracedConnection<C> {
     server: Arc<Server>,
 }
 
-/// Where the server is, read once from the client's connection info.
+/// Where the server is and which database the connection uses, read once when it is wrapped.
 #[derive(Debug)]
 struct Server {
+    namespace: StringValue,
     address: Option<StringValue>,
     port: Option<i64>,
 }
@@ -83,15 +84,18 @@ impl<C: ConnectionLike> TracedConnection<C> {
     /// Wraps `conn`, made from a client with `info` (`client.get_connection_info()`).
     pub fn new(conn: C, info: &ConnectionInfo) -> Self {
         let (address, port) = match info.addr() {
-            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => (
-                Some(StringValue::from(Arc::<str>::from(host.as_str()))),
-                Some(i64::from(*port)),
-            ),
+            ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+                (Some(shared(host)), Some(i64::from(*port)))
+            }
             _ => (None, None),
         };
         TracedConnection {
+            server: Arc::new(Server {
+                namespace: shared(&conn.get_db().to_string()),
+                address,
+                port,
+            }),
             conn,
-            server: Arc::new(Server { address, port }),
         }
     }
 
@@ -104,7 +108,7 @@ impl<C: ConnectionLike> TracedConnection<C> {
     fn attributes(&self, more: usize) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(4 + more);
         attributes.push(KeyValue::new(DB_SYSTEM_NAME, SYSTEM));
-        attributes.push(KeyValue::new(DB_NAMESPACE, self.conn.get_db().to_string()));
+        attributes.push(KeyValue::new(DB_NAMESPACE, self.server.namespace.clone()));
         if let Some(address) = &self.server.address {
             attributes.push(KeyValue::new(SERVER_ADDRESS, address.clone()));
         }
@@ -266,5 +270,44 @@ impl<C: ConnectionLike + Send> ConnectionLike for TracedConnection<C> {
 
     fn get_db(&self) -> i64 {
         self.conn.get_db()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(cmd: &Cmd) -> (Option<String>, String) {
+        let mut text = String::new();
+        let name = describe(cmd, &mut text).map(Cow::into_owned);
+        (name, text)
+    }
+
+    #[test]
+    fn commands_are_named_in_upper_case_with_every_argument_hidden() {
+        let mut set = ::redis::cmd("set");
+        set.arg("model:bert-base").arg("secret").arg("EX").arg(60);
+        assert_eq!(
+            described(&set),
+            (Some("SET".to_owned()), "SET ? ? ? ?".to_owned())
+        );
+        assert_eq!(
+            described(&::redis::cmd("PING")),
+            (Some("PING".to_owned()), "PING".to_owned())
+        );
+        let mut subcommand = ::redis::cmd("CLIENT");
+        subcommand.arg("SETNAME").arg("api");
+        assert_eq!(described(&subcommand).1, "CLIENT ? ?");
+    }
+
+    #[test]
+    fn a_command_without_a_readable_name_is_named_by_the_system() {
+        let mut binary = ::redis::cmd("");
+        binary.arg("x");
+        assert_eq!(described(&binary), (None, "? ?".to_owned()));
+        let mut spaced = ::redis::cmd("GET key");
+        spaced.arg("x");
+        assert_eq!(described(&spaced), (None, "? ?".to_owned()));
+        assert_eq!(described(&::redis::Cmd::new()), (None, "?".to_owned()));
     }
 }

@@ -82,7 +82,7 @@ use opentelemetry_semantic_conventions::attribute::{
     SERVER_ADDRESS, SERVER_PORT,
 };
 
-use super::Parent;
+use super::{shared, Parent};
 
 mod executor;
 mod statement;
@@ -188,11 +188,6 @@ impl DatabaseSystem for ::sqlx::Postgres {
             port: tcp.then(|| i64::from(options.get_port())),
         }
     }
-}
-
-/// A string attribute value whose clones share one allocation.
-fn shared(s: &str) -> StringValue {
-    StringValue::from(Arc::<str>::from(s))
 }
 
 /// What every span of one pool says about its database: read once, cloned per span without
