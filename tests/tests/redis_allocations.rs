@@ -6,7 +6,7 @@
 use maestro_trace::redis::TracedConnection;
 use maestro_trace::sdk::trace::Sampler;
 use maestro_trace::{span, TraceFutureExt};
-use maestro_trace_tests::counting::{allocations, Counting};
+use maestro_trace_tests::counting::{fewest_allocations, Counting};
 use maestro_trace_tests::redis::Redis;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
@@ -29,30 +29,25 @@ async fn get(conn: &mut impl ConnectionLike) -> Option<String> {
         .flatten()
 }
 
-/// The fewest allocations one `GET` made through the bare and through the traced connection.
+/// The fewest allocations one `GET` made through the bare and through the traced connection
+/// (each call on a clone: a handle on the same multiplexed connection, cloned without
+/// allocating).
 async fn compare(
-    bare: &mut MultiplexedConnection,
-    traced: &mut TracedConnection<MultiplexedConnection>,
+    bare: &MultiplexedConnection,
+    traced: &TracedConnection<MultiplexedConnection>,
 ) -> (usize, usize) {
-    let (mut through_bare, mut through_traced) = (usize::MAX, usize::MAX);
-    for _ in 0..ROUNDS {
-        let before = allocations();
-        assert_eq!(get(bare).await.as_deref(), Some("card"));
-        through_bare = through_bare.min(allocations() - before);
-        settle().await;
-        let before = allocations();
-        assert_eq!(get(traced).await.as_deref(), Some("card"));
-        through_traced = through_traced.min(allocations() - before);
-        settle().await;
-    }
-    (through_bare, through_traced)
-}
-
-/// Lets the connection's background task finish with one reply before the next measurement.
-async fn settle() {
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+    fewest_allocations(
+        ROUNDS,
+        || {
+            let mut bare = bare.clone();
+            async move { assert_eq!(get(&mut bare).await.as_deref(), Some("card")) }
+        },
+        || {
+            let mut traced = traced.clone();
+            async move { assert_eq!(get(&mut traced).await.as_deref(), Some("card")) }
+        },
+    )
+    .await
 }
 
 #[test]
@@ -74,11 +69,10 @@ fn commands_allocate_nothing_extra_when_off_or_unsampled() {
             .query_async(&mut bare)
             .await
             .expect("set");
-        let mut traced =
-            maestro_trace::redis::instrument(bare.clone(), client.get_connection_info());
-        let _ = compare(&mut bare, &mut traced).await;
+        let traced = maestro_trace::redis::instrument(bare.clone(), client.get_connection_info());
+        let _ = compare(&bare, &traced).await;
 
-        let (through_bare, through_traced) = compare(&mut bare, &mut traced).await;
+        let (through_bare, through_traced) = compare(&bare, &traced).await;
         assert!(
             through_traced <= through_bare + NOISE,
             "tracing off: {through_traced} vs {through_bare}"
@@ -89,7 +83,7 @@ fn commands_allocate_nothing_extra_when_off_or_unsampled() {
         )));
         let request = span!("handle_request");
         assert!(!request.is_recording());
-        let (through_bare, through_traced) = compare(&mut bare, &mut traced).in_span(request).await;
+        let (through_bare, through_traced) = compare(&bare, &traced).in_span(request).await;
         assert!(
             through_traced <= through_bare + NOISE,
             "unsampled parent: {through_traced} vs {through_bare}"
@@ -98,7 +92,7 @@ fn commands_allocate_nothing_extra_when_off_or_unsampled() {
 
         drop(capture);
         let capture = maestro_trace::testing::capture();
-        let (through_bare, through_traced) = compare(&mut bare, &mut traced).await;
+        let (through_bare, through_traced) = compare(&bare, &traced).await;
         assert!(
             through_traced > through_bare + NOISE,
             "{through_traced} vs {through_bare}"

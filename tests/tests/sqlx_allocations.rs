@@ -5,8 +5,9 @@
 //! compared with each other, alternating, after a warm-up.
 
 use maestro_trace::sdk::trace::Sampler;
+use maestro_trace::sqlx::TracedPool;
 use maestro_trace::{span, TraceFutureExt};
-use maestro_trace_tests::counting::{allocations, Counting};
+use maestro_trace_tests::counting::{fewest_allocations, Counting};
 use sqlx::{Pool, Sqlite};
 
 #[global_allocator]
@@ -27,37 +28,17 @@ const ROUNDS: usize = 200;
 
 /// How far apart the two paths' fewest allocations may be by chance: sqlx's SQLite worker
 /// thread makes the same statement cost 17 to 20 allocations from run to run, on either path
-/// (seen here in 1 run of 10 even with [`settle`]). Starting a span for a statement, by
-/// contrast, adds 13.
+/// (seen in 1 run of 10). Starting a span for a statement, by contrast, adds 13.
 const NOISE: usize = 1;
 
-/// The fewest allocations one statement made through the bare pool and through the traced one,
-/// over [`ROUNDS`] alternating rounds (the fewest: sqlx's SQLite worker thread now and then
-/// grows a buffer, in either round).
-async fn compare(
-    bare: &Pool<Sqlite>,
-    traced: &maestro_trace::sqlx::TracedPool<Sqlite>,
-) -> (usize, usize) {
-    let (mut through_bare, mut through_traced) = (usize::MAX, usize::MAX);
-    for _ in 0..ROUNDS {
-        let before = allocations();
-        assert_eq!(run(bare).await, 2);
-        through_bare = through_bare.min(allocations() - before);
-        settle().await;
-        let before = allocations();
-        assert_eq!(run(traced).await, 2);
-        through_traced = through_traced.min(allocations() - before);
-        settle().await;
-    }
-    (through_bare, through_traced)
-}
-
-/// Lets the pool's background work (a released connection going back to its idle queue) run
-/// between two measurements, not inside the next one.
-async fn settle() {
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
+/// The fewest allocations one statement made through the bare pool and through the traced one.
+async fn compare(bare: &Pool<Sqlite>, traced: &TracedPool<Sqlite>) -> (usize, usize) {
+    fewest_allocations(
+        ROUNDS,
+        || async move { assert_eq!(run(bare).await, 2) },
+        || async move { assert_eq!(run(traced).await, 2) },
+    )
+    .await
 }
 
 #[test]
