@@ -8,7 +8,6 @@
 //! the client works and ends it with the outcome, and how a failure is recorded.
 
 use std::borrow::Cow;
-use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -20,7 +19,7 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use pin_project_lite::pin_project;
 
 use crate::pipeline::{self, Active};
-use crate::span::CANCELLED_EVENT;
+use crate::span::{error_chain, record_exception, CANCELLED_EVENT};
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -80,10 +79,10 @@ pub(crate) fn shared(s: &str) -> StringValue {
     StringValue::from(std::sync::Arc::<str>::from(s))
 }
 
-/// Records a failed call on the span in `cx`: `error.type`, then (through the public
-/// [`record_error`](crate::record_error), with the span current) an `exception` event with the
-/// error's type and message, and status Error with that message.
-pub(crate) fn record_failure<E: Display + ?Sized>(
+/// Records a failed call on the span in `cx`: `error.type`, and the exception as every span of
+/// the crate records one (an `exception` event with the error's type and its message with its
+/// sources, status Error with that message).
+pub(crate) fn record_failure<E: std::error::Error>(
     cx: &Context,
     error_type: impl Into<StringValue>,
     error: &E,
@@ -93,8 +92,7 @@ pub(crate) fn record_failure<E: Display + ?Sized>(
         return;
     }
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type.into()));
-    let _current = cx.clone().attach();
-    crate::span::record_error(error);
+    record_exception(&span, std::any::type_name::<E>(), error_chain(error));
 }
 
 /// Ends the span in `cx` with a `cancelled` event: the call was dropped before it completed.
