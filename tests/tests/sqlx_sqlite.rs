@@ -383,3 +383,26 @@ async fn checked_macros_and_streams_run_unchanged() {
     assert_eq!(selects[0].attr_i64("db.response.returned_rows"), Some(1));
     assert_eq!(selects[2].attr_i64("db.response.returned_rows"), Some(2));
 }
+
+#[tokio::test]
+async fn a_statement_dropped_before_it_completes_is_marked_cancelled() {
+    use futures_util::FutureExt as _;
+    let capture = capture();
+    let pool = models_db().await;
+    let held = pool.inner().acquire().await.expect("the only connection");
+    capture.clear();
+    // Polled once (it waits for the held connection), then dropped: a caller that gave up.
+    let outcome = sqlx::query("SELECT id FROM models")
+        .fetch_all(&pool)
+        .now_or_never();
+    assert!(outcome.is_none());
+    drop(held);
+
+    let select = capture.span("SELECT models");
+    assert_eq!(select.event("cancelled").name(), "cancelled");
+    assert!(!select.is_error());
+    assert_eq!(
+        capture.span("acquire_connection").event("cancelled").name(),
+        "cancelled"
+    );
+}
