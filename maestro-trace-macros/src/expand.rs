@@ -4,14 +4,13 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
-use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{
-    Attribute, Block, Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Pat, ReturnType, Stmt,
-};
+use syn::{Attribute, Block, Expr, ExprLit, Ident, ItemFn, Lit, LitStr, ReturnType, Stmt};
 
-use crate::parse::{self, AttrSpec, RawOption, TracedItem};
-use crate::validate::{self, DeprecatedKey, Errors, Kind, NameKind, TracedOptions};
+use crate::parse::AttrSpec;
+use crate::validate::{
+    self, AttrGroup, AttrType, AttrVariants, DeprecatedKey, GroupField, Kind, NameKind, Traced,
+};
 
 fn private() -> TokenStream {
     quote!(::maestro_trace::__private)
@@ -304,8 +303,10 @@ fn is_str_literal(expr: &Expr) -> bool {
     matches!(expr, Expr::Lit(ExprLit { lit: Lit::Str(_), attrs }) if attrs.is_empty())
 }
 
-/// Each deprecated key becomes a use of a `#[deprecated]` constant at the key, so rustc warns
-/// there with our note (stable Rust has no other way for a proc macro to emit a warning).
+/// Each deprecated key becomes a call of a `#[deprecated]` macro whose path spells the key
+/// (`http::method!()` for `http.method`), spanned over the key as written, so rustc warns there
+/// with our note. Stable Rust has no other way for a proc macro to emit a warning, and a macro
+/// is the one item rustc names by the path as written rather than by where it is defined.
 fn deprecation_warnings(keys: &[DeprecatedKey], lint_levels: &[&Attribute]) -> TokenStream {
     keys.iter()
         .map(|key| {
@@ -313,102 +314,39 @@ fn deprecation_warnings(keys: &[DeprecatedKey], lint_levels: &[&Attribute]) -> T
                 "`{}` is a deprecated semantic-convention attribute key; use `{}` instead",
                 key.old, key.new
             );
-            quote_spanned! {key.span=>
+            let mut spans = key.at.clone().into_iter().map(|token| token.span());
+            let first = spans.next().unwrap_or_else(Span::call_site);
+            let last = spans.last().unwrap_or(first);
+            let segments: Vec<&str> = key.old.split('.').collect();
+            let Some((leaf, modules)) = segments.split_last() else {
+                return TokenStream::new();
+            };
+            let leaf = Ident::new(leaf, Span::call_site());
+            let mut definition = quote! {
+                #[deprecated(note = #note)]
+                macro_rules! #leaf { () => {}; }
+                #[allow(deprecated)]
+                pub(crate) use #leaf;
+            };
+            for module in modules.iter().rev() {
+                let module = Ident::new(module, Span::call_site());
+                definition = quote!(pub(crate) mod #module { #definition });
+            }
+            // The first segment at the key's first token, the others at its last: the path, and
+            // so the warning, covers the whole key.
+            let path = segments
+                .iter()
+                .enumerate()
+                .map(|(i, segment)| Ident::new(segment, if i == 0 { first } else { last }));
+            quote! {
                 #(#lint_levels)*
                 const _: () = {
-                    #[deprecated(note = #note)]
-                    #[allow(non_upper_case_globals)]
-                    const deprecated_attribute_key: () = ();
-                    deprecated_attribute_key
+                    #definition
+                    #(#path)::*!();
                 };
             }
         })
         .collect()
-}
-
-/// Argument names a bare `attrs(name)` may refer to.
-fn argument_names(function: &ItemFn) -> Vec<String> {
-    let mut names = Vec::new();
-    for input in &function.sig.inputs {
-        match input {
-            FnArg::Receiver(_) => names.push("self".to_owned()),
-            FnArg::Typed(typed) => bound_names(&typed.pat, &mut names),
-        }
-    }
-    names
-}
-
-/// Every name a pattern binds: `(rows, cols): (usize, usize)` binds `rows` and `cols`.
-fn bound_names(pat: &Pat, names: &mut Vec<String>) {
-    match pat {
-        Pat::Ident(pat) => {
-            names.push(pat.ident.unraw().to_string());
-            if let Some((_, sub)) = &pat.subpat {
-                bound_names(sub, names);
-            }
-        }
-        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
-        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
-        Pat::Struct(structure) => structure
-            .fields
-            .iter()
-            .for_each(|field| bound_names(&field.pat, names)),
-        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bound_names(p, names)),
-        Pat::Reference(reference) => bound_names(&reference.pat, names),
-        Pat::Type(typed) => bound_names(&typed.pat, names),
-        Pat::Paren(paren) => bound_names(&paren.pat, names),
-        _ => {}
-    }
-}
-
-/// Checks the item is a function we can instrument; on failure returns what to emit instead.
-fn function_or_passthrough(
-    macro_name: &str,
-    item: TokenStream,
-    errors: &mut Errors,
-) -> Result<ItemFn, ()> {
-    match parse::traced_item(item) {
-        TracedItem::Fn(function) => {
-            if let Some(constness) = &function.sig.constness {
-                errors.at(
-                    constness,
-                    format!(
-                        "`#[{macro_name}]` cannot instrument a `const fn`: spans exist only at run time; remove `const` or the attribute"
-                    ),
-                );
-            }
-            Ok(function)
-        }
-        TracedItem::UnparsedBody | TracedItem::Garbage => Err(()),
-        TracedItem::Bodiless(declaration) => {
-            errors.at(
-                &declaration.sig,
-                format!(
-                    "a method without a body has nothing to trace; put `#[{macro_name}]` on its implementations, or give it a default body"
-                ),
-            );
-            Err(())
-        }
-        TracedItem::Other(other) => {
-            let what = match &other {
-                syn::Item::Struct(_) => "a struct; it goes on functions and methods",
-                syn::Item::Enum(_) => "an enum; it goes on functions and methods",
-                syn::Item::Impl(_) => "an impl block; put it on each method to trace",
-                syn::Item::Trait(_) => "a trait; put it on the methods of an impl",
-                syn::Item::Mod(_) => "a module; it goes on functions and methods",
-                syn::Item::Const(_) | syn::Item::Static(_) => {
-                    "a constant or static; it goes on functions and methods"
-                }
-                _ => "this item; it goes on functions and methods",
-            };
-            let first = other.to_token_stream().into_iter().next();
-            errors.at(
-                first,
-                format!("`#[{macro_name}]` cannot be applied to {what}"),
-            );
-            Err(())
-        }
-    }
 }
 
 /// A function taken apart for instrumentation, and put back together around a new body.
@@ -463,63 +401,35 @@ impl FnParts {
 
 /// `#[traced(...)]`.
 pub(crate) fn traced(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let raw = parse::options(args).unwrap_or_else(|error| {
-        errors.push(error);
-        Vec::new()
-    });
-    let options = validate::traced_options(raw, &mut errors);
-    let Ok(function) = function_or_passthrough("traced", item.clone(), &mut errors) else {
-        return unchanged_with(item, errors.finish());
-    };
-
-    let name = match &options.name {
-        Some(name) => name.clone(),
-        None => {
-            let default = function.sig.ident.unraw().to_string();
-            if let Err(message) = validate::check_name(&default, NameKind::Span, Some(&default)) {
-                errors.at(&function.sig.ident, message);
-            }
-            LitStr::new(&default, function.sig.ident.span())
-        }
-    };
-    let arguments = argument_names(&function);
-    let deprecated = validate::attr_list(
-        &options.attrs,
-        Some((&arguments, &function.sig.ident)),
-        &mut errors,
-    );
-    if let Err(error) = errors.finish() {
-        return unchanged_with(item, Err(error));
+    match validate::traced(args, item.clone()) {
+        Ok(traced) => expand_traced(traced),
+        Err(errors) => unchanged_with(item, errors.finish()),
     }
-    expand_traced(function, &options, &name, &deprecated)
 }
 
-fn expand_traced(
-    function: ItemFn,
-    options: &TracedOptions,
-    name: &LitStr,
-    deprecated: &[DeprecatedKey],
-) -> TokenStream {
+fn expand_traced(traced: Traced) -> TokenStream {
     let p = private();
-    let mut parts = FnParts::new(function);
+    let mut parts = FnParts::new(traced.function);
     let (shape, returned, error_span) = (parts.shape, parts.returned, parts.error_span);
     let record_errors_path = take_record_errors(&mut parts.outer);
     let record_errors = record_errors_path.is_some();
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
-    let (meta, meta_item) = span_meta(name, options.kind, options.root, &options.attrs);
-    let record = recorder(&options.attrs);
-    let warnings = deprecation_warnings(deprecated, &[]);
+    let (meta, meta_item) = span_meta(&traced.name, traced.kind, traced.root, &traced.attrs.specs);
+    let record = recorder(&traced.attrs.specs);
+    let warnings = deprecation_warnings(&traced.attrs.deprecated, &[]);
     let span = local("__mt_span");
     let block = &mut parts.block;
 
     let body = match shape {
         Shape::Sync => {
             let scope = local("__mt_scope");
+            // The body's statements, not the block: a block after our `let` would be a block in
+            // tail position, which rustc flags as `unused_braces` at the user's braces.
             let run = if record_errors {
                 sync_recording(block, error_span)
             } else {
-                block.to_token_stream()
+                let stmts = &block.stmts;
+                quote!(#(#stmts)*)
             };
             quote! {
                 let #scope = #p::SpanScope::enter(#p::start(#meta, #record));
@@ -577,20 +487,10 @@ fn expand_traced(
 
 /// `#[record_errors]`.
 pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.at(
-            &args,
-            "`#[record_errors]` takes no options; write `#[record_errors]`",
-        );
-    }
-    let Ok(function) = function_or_passthrough("record_errors", item.clone(), &mut errors) else {
-        return unchanged_with(item, errors.finish());
+    let function = match validate::record_errors(&args, item.clone()) {
+        Ok(function) => function,
+        Err(errors) => return unchanged_with(item, errors.finish()),
     };
-    if let Err(error) = errors.finish() {
-        return unchanged_with(item, Err(error));
-    }
-
     let mut parts = FnParts::new(function);
     let error_span = parts.error_span;
     let body = match parts.shape {
@@ -613,26 +513,19 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
 
 /// `span!("name", key = value, ...)`.
 pub(crate) fn span(input: TokenStream) -> TokenStream {
-    let input = match syn::parse2::<parse::NamedAttrs>(input) {
-        Ok(input) => input,
-        Err(error) => return error.to_compile_error(),
-    };
-    let mut errors = Errors::default();
-    let name = validate::name_literal(&input.name, NameKind::Span, &mut errors);
-    let deprecated = validate::attr_list(&input.attrs, None, &mut errors);
     let p = private();
-    let name = match (errors.finish(), name) {
-        (Ok(()), Some(name)) => name,
+    let span = match validate::named(input, NameKind::Span) {
+        Ok(span) => span,
         // A span that records nothing keeps `.in_scope(..)` after a bad `span!` from adding a
         // second, confusing error to the real one.
-        (result, _) => {
-            let error = result.err().map(|e| e.to_compile_error());
+        Err(error) => {
+            let error = error.to_compile_error();
             return quote!({ #error #p::Span::none() });
         }
     };
-    let (meta, meta_item) = span_meta(&name, Kind::Internal, false, &input.attrs);
-    let record = recorder(&input.attrs);
-    let warnings = deprecation_warnings(&deprecated, &[]);
+    let (meta, meta_item) = span_meta(&span.name, Kind::Internal, false, &span.attrs.specs);
+    let record = recorder(&span.attrs.specs);
+    let warnings = deprecation_warnings(&span.attrs.deprecated, &[]);
     quote! {
         {
             #warnings
@@ -644,24 +537,18 @@ pub(crate) fn span(input: TokenStream) -> TokenStream {
 
 /// `event!("name", key = value, ...)`.
 pub(crate) fn event(input: TokenStream) -> TokenStream {
-    let input = match syn::parse2::<parse::NamedAttrs>(input) {
-        Ok(input) => input,
-        Err(error) => return error.to_compile_error(),
-    };
-    let mut errors = Errors::default();
-    let name = validate::name_literal(&input.name, NameKind::Event, &mut errors);
-    let deprecated = validate::attr_list(&input.attrs, None, &mut errors);
-    let name = match (errors.finish(), name) {
-        (Ok(()), Some(name)) => name,
-        (result, _) => {
-            let error = result.err().map(|e| e.to_compile_error());
+    let event = match validate::named(input, NameKind::Event) {
+        Ok(event) => event,
+        Err(error) => {
+            let error = error.to_compile_error();
             return quote!({ #error });
         }
     };
     let p = private();
-    let count = input.attrs.len();
-    let record = recorder(&input.attrs);
-    let warnings = deprecation_warnings(&deprecated, &[]);
+    let name = &event.name;
+    let count = event.attrs.specs.len();
+    let record = recorder(&event.attrs.specs);
+    let warnings = deprecation_warnings(&event.attrs.deprecated, &[]);
     quote! {
         {
             #warnings
@@ -670,84 +557,48 @@ pub(crate) fn event(input: TokenStream) -> TokenStream {
     }
 }
 
-/// `#[span_attrs(prefix = "...")]` on a struct.
+/// `#[span_attrs]` on a struct or an enum. A type with errors still gets its impls (a struct
+/// for the fields that passed), so each use of it does not add an error of its own.
 pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut errors = Errors::default();
-    let prefix = span_attrs_prefix(args, &mut errors);
-
-    let mut structure = match syn::parse2::<syn::ItemStruct>(item.clone()) {
-        Ok(structure) => structure,
-        Err(_) => {
-            let first = item.clone().into_iter().next();
-            errors.at(
-                first,
-                "`#[span_attrs]` goes on a struct with named fields, whose fields become span attributes",
-            );
-            return unchanged_with(item, errors.finish());
-        }
+    let (model, errors) = match validate::span_attrs(args, item.clone()) {
+        Ok(checked) => checked,
+        Err(errors) => return unchanged_with(item, errors.finish()),
     };
-    let syn::Fields::Named(fields) = &mut structure.fields else {
-        errors.at(
-            &structure.fields,
-            "`#[span_attrs]` needs named fields (they become the attribute keys); write `struct Name { field: Type }`",
-        );
-        return unchanged_with(item, errors.finish());
+    let errors = errors.finish().err().map(|error| error.to_compile_error());
+    let rendered = match model {
+        AttrType::Group(group) => attr_group(&group),
+        AttrType::Variants(variants) => attr_variants(&variants),
     };
+    quote!(#rendered #errors)
+}
 
-    let mut recorded = Vec::new();
-    let mut deprecated = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for field in &mut fields.named {
-        let Some(options) = field_options(field, &mut errors) else {
-            continue;
-        };
-        let Some(ident) = field.ident.clone() else {
-            continue;
-        };
-        let leaf = options
-            .rename
-            .as_ref()
-            .map(LitStr::value)
-            .unwrap_or_else(|| ident.unraw().to_string());
-        let at = options
-            .rename
-            .as_ref()
-            .map(ToTokens::to_token_stream)
-            .unwrap_or_else(|| ident.to_token_stream());
-        let key = match &prefix {
-            Prefix::None => leaf,
-            Prefix::Valid(prefix) => format!("{}.{leaf}", prefix.value()),
-            // The prefix has its own error; checking each key again would repeat it per field.
-            Prefix::Invalid => continue,
-        };
-        match validate::check_key(&key) {
-            Err(message) => errors.at(&at, message),
-            Ok(Some(new)) => deprecated.push(DeprecatedKey {
-                old: key.clone(),
-                new,
-                span: options.rename.as_ref().map_or(ident.span(), LitStr::span),
-            }),
-            Ok(None) => {}
-        }
-        if seen.contains(&key) {
-            errors.at(
-                &at,
-                format!("two fields record the attribute key `{key}`; rename or skip one"),
-            );
-        }
-        seen.push(key.clone());
-        recorded.push((ident, field.ty.clone(), key));
-    }
-    if let Err(error) = errors.finish() {
-        return unchanged_with(structure.into_token_stream(), Err(error));
-    }
-
+/// A `#[span_attrs]` struct and its `SpanAttributes` / `RecordArg` impls.
+fn attr_group(group: &AttrGroup) -> TokenStream {
     let p = private();
     let recorder_ident = local("__mt_recorder");
+    let structure = &group.item;
     let name = &structure.ident;
     let (impl_generics, ty_generics, where_clause) = structure.generics.split_for_impl();
-    let lines = recorded.iter().map(|(field, ty, key)| {
-        quote_spanned!(ty.span()=> #p::attr(#recorder_ident, #key, &self.#field);)
+    let lines = group.fields.iter().map(|field| match field {
+        GroupField::Attr { ident, ty, key } => {
+            quote_spanned!(ty.span()=> #p::attr(#recorder_ident, #key, &self.#ident);)
+        }
+        GroupField::Flatten { ident, ty } => {
+            let group = flattened(ident, ty);
+            quote!(#recorder_ident.attrs(#group);)
+        }
+    });
+    let own = group
+        .fields
+        .iter()
+        .filter(|field| matches!(field, GroupField::Attr { .. }))
+        .count();
+    let flattened = group.fields.iter().filter_map(|field| match field {
+        GroupField::Flatten { ident, ty } => {
+            let group = flattened(ident, ty);
+            Some(quote!(+ #p::SpanAttributes::attribute_count(#group)))
+        }
+        GroupField::Attr { .. } => None,
     });
     // The struct's own lint levels (`#[allow(deprecated)]`) apply to its warnings too.
     let lint_levels: Vec<&Attribute> = structure
@@ -759,19 +610,20 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
                 .any(|level| attr.path().is_ident(level))
         })
         .collect();
-    let warnings = deprecation_warnings(&deprecated, &lint_levels);
-    let count = recorded.len();
+    let warnings = deprecation_warnings(&group.deprecated, &lint_levels);
     quote! {
         #structure
         #warnings
+        #[automatically_derived]
         impl #impl_generics #p::SpanAttributes for #name #ty_generics #where_clause {
             fn record_attributes(&self, #recorder_ident: &mut #p::Recorder<'_>) {
                 #(#lines)*
             }
             fn attribute_count(&self) -> usize {
-                #count
+                #own #(#flattened)*
             }
         }
+        #[automatically_derived]
         impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
             fn record_arg(&self, _: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
                 #recorder_ident.attrs(self);
@@ -780,128 +632,58 @@ pub(crate) fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The `prefix` of `#[span_attrs]`, once validated.
-enum Prefix {
-    None,
-    Valid(LitStr),
-    Invalid,
+/// A `#[span_attr(flatten)]` field as a group. Both uses of it are spelled and spanned alike,
+/// so a field type that is no group gets one error, not one per use.
+fn flattened(ident: &Ident, ty: &syn::Type) -> TokenStream {
+    let p = private();
+    quote_spanned!(ty.span()=> #p::flatten(&self.#ident))
 }
 
-fn span_attrs_prefix(args: TokenStream, errors: &mut Errors) -> Prefix {
-    let options = match parse::options(args) {
-        Ok(options) => options,
-        Err(error) => {
-            errors.push(error);
-            return Prefix::Invalid;
+/// A `#[span_attrs]` enum, recorded as the `'static` name of its variant (alone, or as an
+/// element of a string array).
+fn attr_variants(variants: &AttrVariants) -> TokenStream {
+    let p = private();
+    let enumeration = &variants.item;
+    let name = &enumeration.ident;
+    let (impl_generics, ty_generics, where_clause) = enumeration.generics.split_for_impl();
+    let arms = variants.variants.iter().map(|variant| {
+        let (ident, value) = (&variant.ident, &variant.value);
+        if variant.has_fields {
+            quote!(Self::#ident { .. } => #value,)
+        } else {
+            quote!(Self::#ident => #value,)
         }
-    };
-    let mut prefix = Prefix::None;
-    for option in options {
-        let tokens = option.tokens();
-        match option {
-            RawOption::Assign(ident, value) if ident == "prefix" => {
-                if !matches!(prefix, Prefix::None) {
-                    errors.at(tokens, "`prefix` is given twice; keep one");
-                    continue;
+    });
+    let recorder_ident = local("__mt_recorder");
+    let name_ident = local("__mt_name");
+    let items = local("__mt_items");
+    quote! {
+        #enumeration
+        #[automatically_derived]
+        impl #impl_generics #p::VariantName for #name #ty_generics #where_clause {
+            fn variant_name(&self) -> &'static str {
+                match self {
+                    #(#arms)*
                 }
-                prefix = match string_value(&value) {
-                    Some(value) if value.value().is_empty() => {
-                        errors.at(
-                            &value,
-                            "the prefix is empty; remove `prefix = \"\"` or write a namespace such as `prefix = \"model\"`",
-                        );
-                        Prefix::Invalid
-                    }
-                    Some(value) => match validate::check_key(&value.value()) {
-                        Err(message) => {
-                            errors.at(&value, message.replacen("attribute key", "prefix", 1));
-                            Prefix::Invalid
-                        }
-                        Ok(_) => Prefix::Valid(value),
-                    },
-                    None => {
-                        errors.at(&value, "the prefix is a string: `prefix = \"model\"`");
-                        Prefix::Invalid
-                    }
-                };
             }
-            _ => errors.at(
-                tokens,
-                "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
-            ),
         }
-    }
-    prefix
-}
-
-fn string_value(value: &Expr) -> Option<LitStr> {
-    match value {
-        Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(lit),
-            ..
-        }) => Some(lit.clone()),
-        _ => None,
-    }
-}
-
-/// What `#[span_attr(...)]` says about one field.
-struct FieldOptions {
-    rename: Option<LitStr>,
-}
-
-/// Reads and removes the field's `#[span_attr(...)]` attributes; `None` when it is skipped.
-fn field_options(field: &mut syn::Field, errors: &mut Errors) -> Option<FieldOptions> {
-    let mut rename: Option<LitStr> = None;
-    let mut skip: Option<Ident> = None;
-    let mut kept = Vec::new();
-    for attr in std::mem::take(&mut field.attrs) {
-        if !attr.path().is_ident("span_attr") {
-            kept.push(attr);
-            continue;
-        }
-        let options = match parse::field_options(&attr) {
-            Ok(options) => options,
-            Err(error) => {
-                errors.push(error);
-                continue;
+        #[automatically_derived]
+        impl #impl_generics #p::AttributeValue for #name #ty_generics #where_clause {
+            fn to_value(&self) -> ::core::option::Option<#p::Value> {
+                #p::variant_value(self)
             }
-        };
-        for option in options {
-            let tokens = option.tokens();
-            match option {
-                RawOption::Flag(ident) if ident == "skip" => {
-                    if skip.is_some() {
-                        errors.at(tokens, "`skip` is given twice; keep one");
-                    }
-                    skip = Some(ident);
-                }
-                RawOption::Assign(ident, value) if ident == "rename" => {
-                    match string_value(&value) {
-                        Some(_) if rename.is_some() => {
-                            errors.at(tokens, "`rename` is given twice; keep one");
-                        }
-                        Some(value) => rename = Some(value),
-                        None => errors.at(
-                            &value,
-                            "the new key is a string: `rename = \"type\"`",
-                        ),
-                    }
-                }
-                _ => errors.at(
-                    tokens,
-                    "unknown field option; write `#[span_attr(rename = \"key\")]` or `#[span_attr(skip)]`",
-                ),
+        }
+        #[automatically_derived]
+        impl #impl_generics #p::ArrayElement for #name #ty_generics #where_clause {
+            fn to_array(#items: &[Self]) -> #p::Array {
+                #p::variant_array(#items)
+            }
+        }
+        #[automatically_derived]
+        impl #impl_generics #p::RecordArg for #name #ty_generics #where_clause {
+            fn record_arg(&self, #name_ident: &'static str, #recorder_ident: &mut #p::Recorder<'_>) {
+                #recorder_ident.attr(#name_ident, self);
             }
         }
     }
-    field.attrs = kept;
-    if let (Some(skip), Some(rename)) = (&skip, &rename) {
-        errors.at(
-            rename,
-            format!(
-                "this field is skipped (`{skip}`), so `rename` has no effect; remove one of them"
-            ),
-        );
-    }
-    skip.is_none().then_some(FieldOptions { rename })
 }

@@ -64,7 +64,8 @@ pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::record_errors(args.into(), item.into()).into()
 }
 
-/// Turns a struct into a group of span attributes, with keys built at compile time.
+/// Turns a struct into a group of span attributes, with keys built at compile time, or a
+/// fieldless enum into one attribute value (its variant's name).
 ///
 /// ```
 /// use maestro_trace::{span_attrs, traced};
@@ -77,10 +78,29 @@ pub fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     #[span_attr(skip)] pub weights: Vec<u8>,
 /// }
 ///
+/// #[span_attrs]
+/// pub enum Framework {
+///     #[span_attr(rename = "pytorch")] PyTorch,         // "pytorch"
+///     Onnx,                                             // "Onnx"
+/// }
+///
+/// #[span_attrs(prefix = "training")]
+/// pub struct TrainingAttrs {
+///     pub framework: Framework,                         // training.framework
+///     #[span_attr(flatten)] pub model: ModelAttrs,      // model.id, model.type, ...
+/// }
+///
 /// #[traced("deploy_model", attrs(model))]
 /// fn deploy(model: &ModelAttrs) {}
+///
+/// #[traced("train_model_job", attrs(job, backend = framework))]
+/// fn train(job: &TrainingAttrs, framework: Framework) {}
 /// # deploy(&ModelAttrs { id: "m".into(), kind: "t".into(), version: None, weights: vec![] });
 /// ```
+///
+/// Field options: `rename = "key"` (the key after the prefix), `skip`, and `flatten` (a field
+/// holding another `#[span_attrs]` struct, recorded with that struct's own keys). An enum takes
+/// no prefix; each unit variant records its name, or `rename = "value"`, alone or in a `Vec`.
 #[proc_macro_attribute]
 pub fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::span_attrs(args.into(), item.into()).into()

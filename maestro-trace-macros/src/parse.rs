@@ -1,7 +1,7 @@
 //! Parsing: macro input into a small typed AST, as lenient as possible so that validation can
 //! report every problem at once.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
@@ -77,16 +77,13 @@ pub(crate) fn options(tokens: TokenStream) -> syn::Result<Vec<RawOption>> {
 pub(crate) struct AttrKey {
     /// The key text, segments joined by `.`.
     pub(crate) text: String,
-    /// The tokens of the key, for error spans.
+    /// The tokens of the key, for error and warning spans.
     pub(crate) tokens: TokenStream,
-    /// The span of the first segment (warnings point here).
-    pub(crate) span: Span,
 }
 
 impl Parse for AttrKey {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let first = Ident::parse_any(input)?;
-        let span = first.span();
         let mut text = first.unraw().to_string();
         let mut tokens = first.to_token_stream();
         loop {
@@ -107,7 +104,7 @@ impl Parse for AttrKey {
             text.push_str(&segment.unraw().to_string());
             segment.to_tokens(&mut tokens);
         }
-        Ok(AttrKey { text, tokens, span })
+        Ok(AttrKey { text, tokens })
     }
 }
 
@@ -246,13 +243,13 @@ pub(crate) fn traced_item(tokens: TokenStream) -> TracedItem {
     }
 }
 
-/// A field option inside `#[span_attr(...)]`.
+/// The options inside `#[span_attr(...)]` on a field or variant.
 pub(crate) fn field_options(attr: &Attribute) -> syn::Result<Vec<RawOption>> {
     match &attr.meta {
         syn::Meta::List(list) => options(list.tokens.clone()),
         other => Err(syn::Error::new_spanned(
             other,
-            "expected `#[span_attr(rename = \"...\")]` or `#[span_attr(skip)]`",
+            "expected `#[span_attr(rename = \"...\")]`, `#[span_attr(skip)]` or `#[span_attr(flatten)]`",
         )),
     }
 }

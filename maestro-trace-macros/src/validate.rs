@@ -1,12 +1,13 @@
-//! Validation: span and event names, attribute keys, options. Every check adds to one combined
-//! error so the user sees all problems in one build; expansion only runs on what passed.
+//! Validation: span and event names, attribute keys, options, the items the macros go on. Every
+//! check adds to one combined error so the user sees all problems in one build; what passes is a
+//! checked model ([`Traced`], [`Named`], [`AttrGroup`]) that expansion only renders.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{Expr, Ident, LitStr};
+use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat};
 
-use crate::parse::{AttrSpec, RawOption};
+use crate::parse::{self, AttrSpec, RawOption, TracedItem};
 
 /// Every error found so far, combined.
 #[derive(Default)]
@@ -24,6 +25,19 @@ impl Errors {
 
     pub(crate) fn at(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
         self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// `first`, followed by every error found so far.
+    fn led_by(self, mut first: syn::Error) -> syn::Error {
+        if let Some(rest) = self.combined {
+            first.combine(rest);
+        }
+        first
+    }
+
+    /// Whether any error was found.
+    pub(crate) fn any(&self) -> bool {
+        self.combined.is_some()
     }
 
     pub(crate) fn finish(self) -> syn::Result<()> {
@@ -175,9 +189,11 @@ fn is_generic(name: &str) -> bool {
 /// The nearest valid spelling of `name`: lowercase, other characters turned into `_`.
 fn suggest(name: &str) -> String {
     let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for c in name.chars() {
         if c.is_ascii_uppercase() {
-            if i > 0 && !out.ends_with('_') {
+            // `TrainModel` -> `train_model`, but `Model.Id` -> `model.id`: a word boundary only
+            // after a lowercase letter or a digit, never right after a separator.
+            if out.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
@@ -193,6 +209,11 @@ fn suggest(name: &str) -> String {
     } else {
         trimmed.to_owned()
     }
+}
+
+/// The nearest valid spelling of an attribute key: [`suggest`], with name-only separators as `_`.
+fn suggest_key(key: &str) -> String {
+    suggest(key).replace(['/', ':', '-'], "_")
 }
 
 /// Semantic-convention keys that were renamed, with the key to use now.
@@ -249,7 +270,7 @@ pub(crate) fn check_key(key: &str) -> Result<Option<&'static str>, String> {
         if !first.is_ascii_lowercase() {
             return Err(format!(
                 "attribute key `{key}`: segment `{segment}` must start with a lowercase letter; write `{}`",
-                suggest(key).replace(['/', ':', '-'], "_")
+                suggest_key(key)
             ));
         }
         if let Some(bad) = segment
@@ -259,7 +280,7 @@ pub(crate) fn check_key(key: &str) -> Result<Option<&'static str>, String> {
             return Err(format!(
                 "attribute key `{key}` contains `{}`; use dot-separated segments of a-z, 0-9 and `_`, e.g. `{}`",
                 bad.escape_debug(),
-                suggest(key).replace(['/', ':', '-'], "_")
+                suggest_key(key)
             ));
         }
     }
@@ -278,21 +299,77 @@ pub(crate) fn check_key(key: &str) -> Result<Option<&'static str>, String> {
 pub(crate) struct DeprecatedKey {
     pub(crate) old: String,
     pub(crate) new: &'static str,
-    pub(crate) span: Span,
+    /// The key as written (a dotted key, a bare name, a `rename` literal), for the warning.
+    pub(crate) at: TokenStream,
 }
 
-/// Checks one attribute list: keys, duplicates, and (for `#[traced]`) that bare names are
+/// The keys of one attribute list or one `#[span_attrs]` type: the one owner of the key rules,
+/// the repeat rule and the deprecation list for every macro.
+#[derive(Default)]
+pub(crate) struct KeySet {
+    seen: Vec<String>,
+    deprecated: Vec<DeprecatedKey>,
+}
+
+impl KeySet {
+    /// Checks `key`, written at `at`: its shape (the message goes through `invalid`, so a caller
+    /// can say what to write in its own syntax), whether it was already seen (`repeated` says
+    /// what to do about it), and whether it is deprecated. Returns whether the key is valid and
+    /// new, i.e. whether it is recorded.
+    pub(crate) fn add(
+        &mut self,
+        key: String,
+        at: TokenStream,
+        errors: &mut Errors,
+        invalid: impl FnOnce(String) -> String,
+        repeated: impl FnOnce(&str) -> String,
+    ) -> bool {
+        let valid = match check_key(&key) {
+            Err(message) => {
+                errors.at(&at, invalid(message));
+                false
+            }
+            Ok(replacement) => {
+                if let Some(new) = replacement {
+                    self.deprecated.push(DeprecatedKey {
+                        old: key.clone(),
+                        new,
+                        at: at.clone(),
+                    });
+                }
+                true
+            }
+        };
+        if self.seen.contains(&key) {
+            errors.at(&at, repeated(&key));
+            return false;
+        }
+        self.seen.push(key);
+        valid
+    }
+
+    /// The deprecated keys seen, for their warnings.
+    pub(crate) fn into_deprecated(self) -> Vec<DeprecatedKey> {
+        self.deprecated
+    }
+}
+
+/// An attribute list of `#[traced(attrs(...))]`, `span!` or `event!` after validation.
+pub(crate) struct AttrList {
+    pub(crate) specs: Vec<AttrSpec>,
+    pub(crate) deprecated: Vec<DeprecatedKey>,
+}
+
+/// Checks one attribute list: keys, repeats, and (for `#[traced]`) that bare names are
 /// arguments of the function.
-pub(crate) fn attr_list(
-    specs: &[AttrSpec],
+fn attr_list(
+    specs: Vec<AttrSpec>,
     arguments: Option<(&[String], &Ident)>,
     errors: &mut Errors,
-) -> Vec<DeprecatedKey> {
-    let mut deprecated = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for spec in specs {
+) -> AttrList {
+    let mut keys = KeySet::default();
+    for spec in &specs {
         let key = spec.key_text();
-        let tokens = spec.key_tokens();
         if let (AttrSpec::Bare(ident), Some((args, function))) = (spec, arguments) {
             if !args.contains(&key) {
                 errors.at(
@@ -304,42 +381,24 @@ pub(crate) fn attr_list(
                 continue;
             }
         }
-        match check_key(&key) {
-            Err(message) => match spec {
-                // A bare name's only fix is to give the value a key of its own.
-                AttrSpec::Bare(ident) => errors.at(
-                    ident,
-                    format!(
-                        "`{key}` cannot be an attribute key (keys are dot-separated a-z, 0-9 and `_`, starting with a letter); give the value a key: `{} = {ident}`",
-                        suggest(&key).replace(['/', ':', '-'], "_"),
-                    ),
-                ),
-                AttrSpec::Keyed { .. } => errors.at(&tokens, message),
-            },
-            Ok(replacement) => {
-                if let Some(new) = replacement {
-                    let span = match spec {
-                        AttrSpec::Keyed { key, .. } => key.span,
-                        AttrSpec::Bare(ident) => ident.span(),
-                    };
-                    deprecated.push(DeprecatedKey {
-                        old: key.clone(),
-                        new,
-                        span,
-                    });
-                }
-            }
+        let invalid = |message: String| {
+            match spec {
+            // A bare name's only fix is to give the value a key of its own.
+            AttrSpec::Bare(ident) => format!(
+                "`{key}` cannot be an attribute key (keys are dot-separated a-z, 0-9 and `_`, starting with a letter); give the value a key: `{} = {ident}`",
+                suggest_key(&key),
+            ),
+            AttrSpec::Keyed { .. } => message,
         }
-        if seen.contains(&key) {
-            errors.at(
-                &tokens,
-                format!("attribute key `{key}` is set twice in this list; keep one"),
-            );
-        } else {
-            seen.push(key);
-        }
+        };
+        keys.add(key.clone(), spec.key_tokens(), errors, invalid, |key| {
+            format!("attribute key `{key}` is set twice in this list; keep one")
+        });
     }
-    deprecated
+    AttrList {
+        specs,
+        deprecated: keys.into_deprecated(),
+    }
 }
 
 /// Span kinds `kind = ...` accepts.
@@ -365,19 +424,19 @@ impl Kind {
     }
 }
 
-/// `#[traced(...)]` after validation.
-pub(crate) struct TracedOptions {
-    pub(crate) name: Option<LitStr>,
-    pub(crate) kind: Kind,
-    pub(crate) root: bool,
-    pub(crate) attrs: Vec<AttrSpec>,
+/// The options of `#[traced(...)]`, each checked on its own.
+struct TracedOptions {
+    name: Option<LitStr>,
+    kind: Kind,
+    root: bool,
+    attrs: Vec<AttrSpec>,
 }
 
 const TRACED_OPTIONS: &str =
     "expected a span name (`\"load_training_dataset\"`) first, then `kind = ...`, `attrs(...)` or `root`";
 
 /// Turns raw options into `TracedOptions`, reporting unknown, misplaced and repeated options.
-pub(crate) fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
+fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
     let mut options = TracedOptions {
         name: None,
         kind: Kind::Internal,
@@ -489,8 +548,9 @@ fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {
     }
 }
 
-/// The name literal of `span!` / `event!`.
-pub(crate) fn name_literal(name: &Expr, kind: NameKind, errors: &mut Errors) -> Option<LitStr> {
+/// The name literal of `span!` / `event!`: it must be a literal so it can be checked. A name
+/// that is a literal but breaks a naming rule is reported into `errors` and still returned.
+fn name_literal(name: &Expr, kind: NameKind, errors: &mut Errors) -> syn::Result<LitStr> {
     match name {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(lit),
@@ -499,19 +559,533 @@ pub(crate) fn name_literal(name: &Expr, kind: NameKind, errors: &mut Errors) -> 
             if let Err(message) = check_name(&lit.value(), kind, None) {
                 errors.at(lit, message);
             }
-            Some(lit.clone())
+            Ok(lit.clone())
         }
-        other => {
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "the {} must be a string literal, so it can be checked at compile time; put variable parts in attributes",
+                kind.noun()
+            ),
+        )),
+    }
+}
+
+/// `span!(...)` or `event!(...)` after validation: one path for both.
+pub(crate) struct Named {
+    pub(crate) name: LitStr,
+    pub(crate) attrs: AttrList,
+}
+
+/// Checks the input of `span!` (`kind` [`NameKind::Span`]) or `event!` ([`NameKind::Event`]).
+pub(crate) fn named(input: TokenStream, kind: NameKind) -> syn::Result<Named> {
+    let input = syn::parse2::<parse::NamedAttrs>(input)?;
+    let mut errors = Errors::default();
+    let name = name_literal(&input.name, kind, &mut errors);
+    let attrs = attr_list(input.attrs, None, &mut errors);
+    let name = match name {
+        Ok(name) => name,
+        Err(error) => return Err(errors.led_by(error)),
+    };
+    errors.finish()?;
+    Ok(Named { name, attrs })
+}
+
+/// `#[traced(...)]` on a function, after validation.
+pub(crate) struct Traced {
+    pub(crate) function: ItemFn,
+    pub(crate) name: LitStr,
+    pub(crate) kind: Kind,
+    pub(crate) root: bool,
+    pub(crate) attrs: AttrList,
+}
+
+/// Checks `#[traced(args)]` on `item`. On `Err` the item is to be emitted unchanged beside the
+/// errors (there may be none: a body that does not parse is left for rustc to report).
+pub(crate) fn traced(args: TokenStream, item: TokenStream) -> Result<Traced, Errors> {
+    let mut errors = Errors::default();
+    let raw = parse::options(args).unwrap_or_else(|error| {
+        errors.push(error);
+        Vec::new()
+    });
+    let options = traced_options(raw, &mut errors);
+    let Some(function) = instrumentable("traced", item, &mut errors) else {
+        return Err(errors);
+    };
+    let name = match options.name {
+        Some(name) => name,
+        None => {
+            let default = function.sig.ident.unraw().to_string();
+            if let Err(message) = check_name(&default, NameKind::Span, Some(&default)) {
+                errors.at(&function.sig.ident, message);
+            }
+            LitStr::new(&default, function.sig.ident.span())
+        }
+    };
+    let arguments = argument_names(&function);
+    let attrs = attr_list(
+        options.attrs,
+        Some((&arguments, &function.sig.ident)),
+        &mut errors,
+    );
+    if errors.any() {
+        return Err(errors);
+    }
+    Ok(Traced {
+        function,
+        name,
+        kind: options.kind,
+        root: options.root,
+        attrs,
+    })
+}
+
+/// Checks `#[record_errors(args)]` on `item`; `Err` as for [`traced`].
+pub(crate) fn record_errors(args: &TokenStream, item: TokenStream) -> Result<ItemFn, Errors> {
+    let mut errors = Errors::default();
+    if !args.is_empty() {
+        errors.at(
+            args,
+            "`#[record_errors]` takes no options; write `#[record_errors]`",
+        );
+    }
+    match instrumentable("record_errors", item, &mut errors) {
+        Some(function) if !errors.any() => Ok(function),
+        _ => Err(errors),
+    }
+}
+
+/// The function under `#[macro_name]`, if it is one that can be instrumented.
+fn instrumentable(macro_name: &str, item: TokenStream, errors: &mut Errors) -> Option<ItemFn> {
+    match parse::traced_item(item) {
+        TracedItem::Fn(function) => {
+            if let Some(constness) = &function.sig.constness {
+                errors.at(
+                    constness,
+                    format!(
+                        "`#[{macro_name}]` cannot instrument a `const fn`: spans exist only at run time; remove `const` or the attribute"
+                    ),
+                );
+            }
+            Some(function)
+        }
+        TracedItem::UnparsedBody | TracedItem::Garbage => None,
+        TracedItem::Bodiless(declaration) => {
             errors.at(
-                other,
+                &declaration.sig,
                 format!(
-                    "the {} must be a string literal, so it can be checked at compile time; put variable parts in attributes",
-                    kind.noun()
+                    "a method without a body has nothing to trace; put `#[{macro_name}]` on its implementations, or give it a default body"
                 ),
             );
             None
         }
+        TracedItem::Other(other) => {
+            let what = match &other {
+                syn::Item::Struct(_) => "a struct; it goes on functions and methods",
+                syn::Item::Enum(_) => "an enum; it goes on functions and methods",
+                syn::Item::Impl(_) => "an impl block; put it on each method to trace",
+                syn::Item::Trait(_) => "a trait; put it on the methods of an impl",
+                syn::Item::Mod(_) => "a module; it goes on functions and methods",
+                syn::Item::Const(_) | syn::Item::Static(_) => {
+                    "a constant or static; it goes on functions and methods"
+                }
+                _ => "this item; it goes on functions and methods",
+            };
+            let first = other.to_token_stream().into_iter().next();
+            errors.at(
+                first,
+                format!("`#[{macro_name}]` cannot be applied to {what}"),
+            );
+            None
+        }
     }
+}
+
+/// Argument names a bare `attrs(name)` may refer to.
+fn argument_names(function: &ItemFn) -> Vec<String> {
+    let mut names = Vec::new();
+    for input in &function.sig.inputs {
+        match input {
+            FnArg::Receiver(_) => names.push("self".to_owned()),
+            FnArg::Typed(typed) => bound_names(&typed.pat, &mut names),
+        }
+    }
+    names
+}
+
+/// Every name a pattern binds: `(rows, cols): (usize, usize)` binds `rows` and `cols`.
+fn bound_names(pat: &Pat, names: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(pat) => {
+            names.push(pat.ident.unraw().to_string());
+            if let Some((_, sub)) = &pat.subpat {
+                bound_names(sub, names);
+            }
+        }
+        Pat::Tuple(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::Struct(structure) => structure
+            .fields
+            .iter()
+            .for_each(|field| bound_names(&field.pat, names)),
+        Pat::Slice(slice) => slice.elems.iter().for_each(|p| bound_names(p, names)),
+        Pat::Reference(reference) => bound_names(&reference.pat, names),
+        Pat::Type(typed) => bound_names(&typed.pat, names),
+        Pat::Paren(paren) => bound_names(&paren.pat, names),
+        _ => {}
+    }
+}
+
+/// `#[span_attrs]` after validation: a struct whose fields are attributes, or an enum recorded
+/// as one value.
+pub(crate) enum AttrType {
+    Group(AttrGroup),
+    Variants(AttrVariants),
+}
+
+/// `#[span_attrs]` on a struct, after validation: the fields that record, with their keys.
+pub(crate) struct AttrGroup {
+    /// The struct, with its `#[span_attr(...)]` field attributes removed.
+    pub(crate) item: syn::ItemStruct,
+    pub(crate) fields: Vec<GroupField>,
+    pub(crate) deprecated: Vec<DeprecatedKey>,
+}
+
+/// One recorded field of an [`AttrGroup`].
+pub(crate) enum GroupField {
+    /// A value recorded under `key`.
+    Attr {
+        ident: Ident,
+        ty: syn::Type,
+        key: String,
+    },
+    /// A `#[span_attrs]` struct whose attributes are recorded with its own keys.
+    Flatten { ident: Ident, ty: syn::Type },
+}
+
+/// `#[span_attrs]` on an enum of unit variants, after validation: each variant with the value
+/// it records.
+pub(crate) struct AttrVariants {
+    /// The enum, with its `#[span_attr(...)]` variant attributes removed.
+    pub(crate) item: syn::ItemEnum,
+    pub(crate) variants: Vec<Variant>,
+}
+
+/// One variant of an [`AttrVariants`] enum and the value it records.
+pub(crate) struct Variant {
+    pub(crate) ident: Ident,
+    pub(crate) value: String,
+    /// A variant with fields is an error, but it still gets a match arm, so the enum's impl
+    /// adds no "non-exhaustive patterns" error to the real one.
+    pub(crate) has_fields: bool,
+}
+
+const SPAN_ATTRS_ITEMS: &str = "`#[span_attrs]` goes on a struct with named fields (each field becomes an attribute) or on an enum of unit variants (recorded as the variant's name)";
+
+/// Checks `#[span_attrs(args)]` on `item`. `Err`: not an item it can implement, to be emitted
+/// unchanged beside the errors. `Ok` carries the model and the errors found in it: the model is
+/// rendered even then, so each use of the type does not add an error of its own.
+pub(crate) fn span_attrs(
+    args: TokenStream,
+    item: TokenStream,
+) -> Result<(AttrType, Errors), Errors> {
+    let mut errors = Errors::default();
+    match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(structure)) => {
+            let prefix = span_attrs_prefix(args, &mut errors);
+            match attr_group(structure, &prefix, &mut errors) {
+                Some(group) => Ok((AttrType::Group(group), errors)),
+                None => Err(errors),
+            }
+        }
+        Ok(syn::Item::Enum(enumeration)) => {
+            if !args.is_empty() {
+                errors.at(
+                    &args,
+                    "an enum is recorded as one value, under the key of the field or argument that holds it, so it takes no prefix; remove the options",
+                );
+            }
+            let variants = attr_variants(enumeration, &mut errors);
+            Ok((AttrType::Variants(variants), errors))
+        }
+        _ => {
+            errors.at(item.into_iter().next(), SPAN_ATTRS_ITEMS);
+            Err(errors)
+        }
+    }
+}
+
+/// The fields of a `#[span_attrs]` struct; `None` when it has no named fields.
+fn attr_group(
+    mut structure: syn::ItemStruct,
+    prefix: &Prefix,
+    errors: &mut Errors,
+) -> Option<AttrGroup> {
+    let syn::Fields::Named(named) = &mut structure.fields else {
+        errors.at(
+            &structure.fields,
+            "`#[span_attrs]` needs named fields (they become the attribute keys); write `struct Name { field: Type }`",
+        );
+        return None;
+    };
+    let mut fields = Vec::new();
+    let mut keys = KeySet::default();
+    for field in &mut named.named {
+        let options = span_attr_options(&mut field.attrs, errors);
+        let Some(ident) = field.ident.clone() else {
+            continue;
+        };
+        if let Some(skip) = &options.skip {
+            let others = [
+                (
+                    "rename",
+                    options.rename.as_ref().map(ToTokens::to_token_stream),
+                ),
+                (
+                    "flatten",
+                    options.flatten.as_ref().map(ToTokens::to_token_stream),
+                ),
+            ];
+            for (name, tokens) in others {
+                if let Some(tokens) = tokens {
+                    errors.at(
+                        tokens,
+                        format!("this field is skipped (`{skip}`), so `{name}` has no effect; remove one of them"),
+                    );
+                }
+            }
+            continue;
+        }
+        if let Some(flatten) = &options.flatten {
+            if let Some(rename) = &options.rename {
+                errors.at(
+                    rename,
+                    format!("a flattened field (`{flatten}`) records the attributes of its type under that type's own keys, so `rename` has no effect; remove one of them"),
+                );
+            }
+            fields.push(GroupField::Flatten {
+                ident,
+                ty: field.ty.clone(),
+            });
+            continue;
+        }
+        let leaf = options
+            .rename
+            .as_ref()
+            .map_or_else(|| ident.unraw().to_string(), LitStr::value);
+        let at = options
+            .rename
+            .as_ref()
+            .map_or_else(|| ident.to_token_stream(), ToTokens::to_token_stream);
+        let key = match prefix {
+            Prefix::None => leaf,
+            Prefix::Valid(prefix) => format!("{}.{leaf}", prefix.value()),
+            // The prefix has its own error; checking each key again would repeat it per field.
+            Prefix::Invalid => continue,
+        };
+        let recorded = keys.add(
+            key.clone(),
+            at,
+            errors,
+            |message| message,
+            |key| format!("two fields record the attribute key `{key}`; rename or skip one"),
+        );
+        if recorded {
+            fields.push(GroupField::Attr {
+                ident,
+                ty: field.ty.clone(),
+                key,
+            });
+        }
+    }
+    Some(AttrGroup {
+        item: structure,
+        fields,
+        deprecated: keys.into_deprecated(),
+    })
+}
+
+/// The variants of a `#[span_attrs]` enum with the value each records: its name, or `rename`.
+fn attr_variants(mut enumeration: syn::ItemEnum, errors: &mut Errors) -> AttrVariants {
+    let mut variants: Vec<Variant> = Vec::new();
+    for variant in &mut enumeration.variants {
+        let options = span_attr_options(&mut variant.attrs, errors);
+        for (given, option) in [(&options.skip, "skip"), (&options.flatten, "flatten")] {
+            if let Some(given) = given {
+                errors.at(
+                    given,
+                    format!("`{option}` does not apply to a variant: the value is its name; remove it, or `rename = \"...\"` the value"),
+                );
+            }
+        }
+        let has_fields = !matches!(variant.fields, syn::Fields::Unit);
+        if has_fields {
+            errors.at(
+                &variant.fields,
+                format!(
+                    "a `#[span_attrs]` enum records the name of its variant, so variant `{}` cannot have fields; remove them, or record the data with a `#[span_attrs]` struct",
+                    variant.ident
+                ),
+            );
+        }
+        let value = options
+            .rename
+            .as_ref()
+            .map_or_else(|| variant.ident.unraw().to_string(), LitStr::value);
+        if value.is_empty() {
+            if let Some(rename) = &options.rename {
+                errors.at(rename, "the recorded value is empty; write the value this variant records, e.g. `rename = \"pytorch\"`");
+            }
+        }
+        if let Some(other) = variants.iter().find(|seen| seen.value == value) {
+            let other = &other.ident;
+            let at = options.rename.as_ref().map_or_else(
+                || variant.ident.to_token_stream(),
+                ToTokens::to_token_stream,
+            );
+            errors.at(
+                at,
+                format!(
+                    "variants `{other}` and `{}` both record the value `{value}`; rename one",
+                    variant.ident
+                ),
+            );
+        }
+        variants.push(Variant {
+            ident: variant.ident.clone(),
+            value,
+            has_fields,
+        });
+    }
+    AttrVariants {
+        item: enumeration,
+        variants,
+    }
+}
+
+/// The `prefix` of `#[span_attrs]`, once validated.
+enum Prefix {
+    None,
+    Valid(LitStr),
+    Invalid,
+}
+
+fn span_attrs_prefix(args: TokenStream, errors: &mut Errors) -> Prefix {
+    let options = match parse::options(args) {
+        Ok(options) => options,
+        Err(error) => {
+            errors.push(error);
+            return Prefix::Invalid;
+        }
+    };
+    let mut prefix = Prefix::None;
+    for option in options {
+        let tokens = option.tokens();
+        match option {
+            RawOption::Assign(ident, value) if ident == "prefix" => {
+                if !matches!(prefix, Prefix::None) {
+                    errors.at(tokens, "`prefix` is given twice; keep one");
+                    continue;
+                }
+                prefix = match string_value(&value) {
+                    Some(value) if value.value().is_empty() => {
+                        errors.at(
+                            &value,
+                            "the prefix is empty; remove `prefix = \"\"` or write a namespace such as `prefix = \"model\"`",
+                        );
+                        Prefix::Invalid
+                    }
+                    Some(value) => match check_key(&value.value()) {
+                        Err(message) => {
+                            errors.at(&value, message.replacen("attribute key", "prefix", 1));
+                            Prefix::Invalid
+                        }
+                        Ok(_) => Prefix::Valid(value),
+                    },
+                    None => {
+                        errors.at(&value, "the prefix is a string: `prefix = \"model\"`");
+                        Prefix::Invalid
+                    }
+                };
+            }
+            _ => errors.at(
+                tokens,
+                "unknown option for `#[span_attrs]`; the only option is `prefix = \"...\"`",
+            ),
+        }
+    }
+    prefix
+}
+
+fn string_value(value: &Expr) -> Option<LitStr> {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Some(lit.clone()),
+        _ => None,
+    }
+}
+
+/// What `#[span_attr(...)]` says about one field or variant, before the rules of its place.
+#[derive(Default)]
+struct SpanAttrOptions {
+    rename: Option<LitStr>,
+    skip: Option<Ident>,
+    flatten: Option<Ident>,
+}
+
+/// Reads and removes the `#[span_attr(...)]` attributes of a field or variant.
+fn span_attr_options(attrs: &mut Vec<syn::Attribute>, errors: &mut Errors) -> SpanAttrOptions {
+    let mut options = SpanAttrOptions::default();
+    let mut kept = Vec::new();
+    for attr in std::mem::take(attrs) {
+        if !attr.path().is_ident("span_attr") {
+            kept.push(attr);
+            continue;
+        }
+        let raw = match parse::field_options(&attr) {
+            Ok(raw) => raw,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
+        for option in raw {
+            let tokens = option.tokens();
+            match option {
+                RawOption::Flag(ident) if ident == "skip" || ident == "flatten" => {
+                    let slot = if ident == "skip" {
+                        &mut options.skip
+                    } else {
+                        &mut options.flatten
+                    };
+                    if slot.is_some() {
+                        errors.at(tokens, format!("`{ident}` is given twice; keep one"));
+                    }
+                    *slot = Some(ident);
+                }
+                RawOption::Assign(ident, value) if ident == "rename" => {
+                    match string_value(&value) {
+                        Some(_) if options.rename.is_some() => {
+                            errors.at(tokens, "`rename` is given twice; keep one");
+                        }
+                        Some(value) => options.rename = Some(value),
+                        None => errors.at(
+                            &value,
+                            "the new key is a string: `rename = \"type\"`",
+                        ),
+                    }
+                }
+                _ => errors.at(
+                    tokens,
+                    "unknown field option; write `#[span_attr(rename = \"key\")]`, `#[span_attr(skip)]` or `#[span_attr(flatten)]`",
+                ),
+            }
+        }
+    }
+    *attrs = kept;
+    options
 }
 
 #[cfg(test)]
@@ -573,5 +1147,19 @@ mod tests {
     fn suggestions_are_valid_names() {
         assert_eq!(suggest("TrainModel"), "train_model");
         assert_eq!(suggest("load data"), "load_data");
+        assert_eq!(suggest_key("Model.Id"), "model.id");
+        assert_eq!(suggest_key("Model.modelVersion"), "model.model_version");
+    }
+
+    #[test]
+    fn deprecated_keys_spell_macro_paths() {
+        // Their warning calls a macro at `old::key::segments!()`: each segment must be an
+        // identifier that is not a keyword.
+        for (old, new) in DEPRECATED_KEYS {
+            for segment in old.split('.') {
+                assert!(syn::parse_str::<Ident>(segment).is_ok(), "{old}: {segment}");
+            }
+            assert_eq!(check_key(new), Ok(None), "{new} is valid and current");
+        }
     }
 }

@@ -46,7 +46,7 @@ use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
     message = "`{Self}` cannot be recorded as a span attribute",
     label = "`{Self}` is not an attribute value",
     note = "attribute values are `&str`, `String`, integers, floats, `bool`, slices or `Vec`s of those, or `Option` of those",
-    note = "record a field of it instead, or derive attributes with `#[span_attrs]` and name it in `attrs(...)`"
+    note = "a `#[span_attrs]` struct is recorded with `#[span_attr(flatten)]` on the field that holds it, or named bare in `attrs(...)`; any other type: record one of its fields"
 )]
 pub trait AttributeValue {
     /// The OpenTelemetry value, or `None` when nothing should be recorded (an empty `Option`).
@@ -79,6 +79,12 @@ pub trait ArrayElement: Sized {
 /// assert_eq!(attributes[0].key.as_str(), "tenant.id");
 /// assert_eq!(attributes[1].value.as_str(), "premium");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a group of span attributes",
+    label = "`{Self}` does not implement `SpanAttributes`",
+    note = "put `#[span_attrs]` on a struct to record its fields as attributes",
+    note = "a field marked `#[span_attr(flatten)]` must hold a `#[span_attrs]` struct; to record the value as one attribute, remove `flatten`"
+)]
 pub trait SpanAttributes {
     /// Writes every attribute of `self` into the recorder.
     fn record_attributes(&self, recorder: &mut Recorder<'_>);

@@ -7,8 +7,9 @@ use std::fmt::Display;
 use std::future::Future;
 
 pub use opentelemetry::trace::SpanKind;
+pub use opentelemetry::{Array, StringValue, Value};
 
-pub use crate::attributes::{AttributeValue, RecordArg, Recorder, SpanAttributes};
+pub use crate::attributes::{ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes};
 pub use crate::span::{InSpan, Span, SpanMeta, SpanScope};
 
 /// Starts the span of a `#[traced]` function or a `span!`; `record` runs only if it is sampled.
@@ -47,6 +48,36 @@ pub fn attr<V: AttributeValue + ?Sized>(recorder: &mut Recorder<'_>, key: &'stat
 #[inline(always)]
 pub fn attr_static(recorder: &mut Recorder<'_>, key: &'static str, value: &'static str) {
     recorder.attr_static(key, value);
+}
+
+/// A `#[span_attr(flatten)]` field as the group of attributes it records under its own keys.
+/// The bound names the field's type when it is no group; the result type is the same either
+/// way, so the code using it adds no error of its own.
+#[inline(always)]
+pub fn flatten<A: SpanAttributes>(group: &A) -> &dyn SpanAttributes {
+    group
+}
+
+/// The value a `#[span_attrs]` enum records: its variant's name (or `rename`), generated.
+pub trait VariantName {
+    /// The `'static` value of this variant.
+    fn variant_name(&self) -> &'static str;
+}
+
+/// The attribute value of a `#[span_attrs]` enum: a `'static` string, so never copied.
+#[inline(always)]
+pub fn variant_value<V: VariantName>(variant: &V) -> Option<Value> {
+    Some(Value::from(variant.variant_name()))
+}
+
+/// A slice of `#[span_attrs]` enum values as a string array attribute.
+pub fn variant_array<V: VariantName>(variants: &[V]) -> Array {
+    Array::String(
+        variants
+            .iter()
+            .map(|variant| StringValue::from(variant.variant_name()))
+            .collect(),
+    )
 }
 
 /// Records a bare `attrs(arg)` argument.

@@ -124,3 +124,114 @@ fn the_trait_is_implemented_for_user_code_to_call() {
     }
     assert_eq!(count(&bert()), 5);
 }
+
+/// A fieldless enum: recorded as its variant's name, or the `rename`d value.
+#[span_attrs]
+#[derive(Clone, Copy)]
+enum Framework {
+    #[span_attr(rename = "pytorch")]
+    PyTorch,
+    #[span_attr(rename = "tensorflow")]
+    TensorFlow,
+    Onnx,
+}
+
+#[span_attrs(prefix = "tenant")]
+struct TenantAttrs {
+    id: &'static str,
+    tier: &'static str,
+}
+
+#[span_attrs(prefix = "training")]
+struct TrainingAttrs {
+    epochs: i64,
+    framework: Framework,
+    fallback: Option<Framework>,
+    backends: Vec<Framework>,
+    // Recorded with its own `tenant.` keys, not `training.tenant.*`.
+    #[span_attr(flatten)]
+    tenant: TenantAttrs,
+    #[span_attr(flatten)]
+    model: ModelAttrs,
+}
+
+fn training() -> TrainingAttrs {
+    TrainingAttrs {
+        epochs: 10,
+        framework: Framework::PyTorch,
+        fallback: Some(Framework::Onnx),
+        backends: vec![Framework::PyTorch, Framework::Onnx],
+        tenant: TenantAttrs {
+            id: "tenant-123",
+            tier: "premium",
+        },
+        model: bert(),
+    }
+}
+
+#[test]
+fn a_flattened_field_records_its_own_keys_and_an_enum_its_variant() {
+    let attributes = maestro_trace::attributes_of(&training());
+    let keys: Vec<&str> = attributes.iter().map(|kv| kv.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "training.epochs",
+            "training.framework",
+            "training.fallback",
+            "training.backends",
+            "tenant.id",
+            "tenant.tier",
+            "model.id",
+            "model.type",
+            "model.parameters",
+            "model.quantized",
+            "model.layers"
+        ]
+    );
+    assert_eq!(attributes[0].value, Value::I64(10));
+    assert_eq!(attributes[1].value, Value::from("pytorch"));
+    assert_eq!(
+        attributes[2].value,
+        Value::from("Onnx"),
+        "no rename: the variant's name"
+    );
+    assert_eq!(
+        attributes[3].value,
+        Value::Array(Array::String(vec!["pytorch".into(), "Onnx".into()]))
+    );
+    assert_eq!(attributes[5].value, Value::from("premium"));
+    assert_eq!(attributes[8].value, Value::I64(110_000_000));
+    assert_eq!(
+        training().attribute_count(),
+        4 + 2 + 6,
+        "room for the struct's own fields and every flattened field (None included)"
+    );
+}
+
+#[traced("train_model_job", attrs(job, framework, backend = framework))]
+fn train(job: &TrainingAttrs, framework: Framework) -> i64 {
+    job.epochs
+}
+
+#[test]
+fn enums_and_flattened_structs_record_on_spans() {
+    let capture = testing::capture();
+    assert_eq!(train(&training(), Framework::TensorFlow), 10);
+    span!("export_model", format = Framework::Onnx).in_scope(|| ());
+
+    let span = capture.span("train_model_job");
+    assert_eq!(span.attr_str("framework").as_deref(), Some("tensorflow"));
+    assert_eq!(span.attr_str("backend").as_deref(), Some("tensorflow"));
+    assert_eq!(
+        span.attr_str("training.framework").as_deref(),
+        Some("pytorch")
+    );
+    assert_eq!(span.attr_str("tenant.id").as_deref(), Some("tenant-123"));
+    assert_eq!(span.attr_i64("model.parameters"), Some(110_000_000));
+    assert_eq!(span.attr("training.tenant.id"), None);
+    assert_eq!(
+        capture.span("export_model").attr_str("format").as_deref(),
+        Some("Onnx")
+    );
+}

@@ -3,7 +3,7 @@ use maestro_trace::span_attrs;
 #[span_attrs(prefix = "model")]
 struct ModelAttrs {
     id: String,
-    #[span_attr(flatten)]
+    #[span_attr(redact)]
     version: String,
 }
 

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced("load_training_dataset", attrs(dataset.path = path))]
@@ -39,9 +40,11 @@ fn assert_send<T: Send>(value: T) -> T {
     value
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     // A traced future stays `Send`, so it can be `tokio::spawn`ed.
     assert_eq!(runtime.block_on(assert_send(load("data.csv"))), 16);
     let mut trainer = Trainer { epochs: 1 };
@@ -50,6 +53,14 @@ fn main() {
     let outer = capture.span("load_training_dataset");
     assert_eq!(outer.name(), "load_training_dataset");
     assert!(capture.span("normalize_features").is_child_of(&outer));
-    assert_eq!(capture.span("save_checkpoint").attr_i64("training.step"), Some(3));
-    assert_eq!(capture.span("run_training_epochs").attr_i64("training.epochs"), Some(1));
+    assert_eq!(
+        capture.span("save_checkpoint").attr_i64("training.step"),
+        Some(3)
+    );
+    assert_eq!(
+        capture
+            .span("run_training_epochs")
+            .attr_i64("training.epochs"),
+        Some(1)
+    );
 }

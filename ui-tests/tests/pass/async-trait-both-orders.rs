@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use async_trait::async_trait;
 use maestro_trace::{record_errors, traced};
 
@@ -27,9 +28,11 @@ impl ModelStore for Registry {
     }
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let registry = Registry;
     assert_eq!(runtime.block_on(registry.fetch("bert")), Ok(4));
     assert!(runtime.block_on(registry.fetch("")).is_err());
@@ -40,5 +43,8 @@ fn main() {
     assert!(fetches[1].is_error());
     let save = capture.span("save_model_to_registry");
     assert_eq!(save.name(), "save_model_to_registry");
-    assert!(save.is_error(), "`#[record_errors]` above `#[traced]` records on its span");
+    assert!(
+        save.is_error(),
+        "`#[record_errors]` above `#[traced]` records on its span"
+    );
 }

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced("score_batch", attrs(rows, cols))]
@@ -14,7 +15,7 @@ fn resize(Shape { height }: Shape) -> i64 {
     height
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(score_batch((2, 3)), 6);
     assert_eq!(resize(Shape { height: 7 }), 7);

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 #![deny(deprecated)]
 // Every deprecated key below is allowed where it is written, so the crate-wide `deny` never fires.
 
@@ -21,6 +22,10 @@ fn emit_legacy_status() {
     maestro_trace::event!("legacy_response_sent", http.status_code = 200);
 }
 
+// Modules named like a key's first segment do not clash with what the warnings expand to.
+mod http {}
+mod db {}
+
 mod legacy {
     use maestro_trace::span_attrs;
 
@@ -32,7 +37,7 @@ mod legacy {
     }
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(handle_prediction("POST"), 4);
     save("SELECT 1");
@@ -41,6 +46,18 @@ fn main() {
     assert_eq!(attrs[0].key.as_str(), "http.status_code");
     let span = capture.span("handle_prediction");
     assert_eq!(span.attr_str("http.method").as_deref(), Some("POST"));
-    assert_eq!(capture.span("save_to_database").attr_str("db.statement").as_deref(), Some("SELECT 1"));
-    assert_eq!(capture.span("send_legacy_response").event("legacy_response_sent").name(), "legacy_response_sent");
+    assert_eq!(
+        capture
+            .span("save_to_database")
+            .attr_str("db.statement")
+            .as_deref(),
+        Some("SELECT 1")
+    );
+    assert_eq!(
+        capture
+            .span("send_legacy_response")
+            .event("legacy_response_sent")
+            .name(),
+        "legacy_response_sent"
+    );
 }

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{span_attrs, traced};
 
 /// Attributes of a tenant.
@@ -24,10 +25,16 @@ fn schedule(tenant: TenantAttrs, resources: &ResourceAttrs) -> u32 {
     resources.gpu_count
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
-    let tenant = TenantAttrs { id: "tenant-123".into(), plan: "premium" };
-    let resources = ResourceAttrs { gpu_count: 4, node: "gpu-node-1".into() };
+    let tenant = TenantAttrs {
+        id: "tenant-123".into(),
+        plan: "premium",
+    };
+    let resources = ResourceAttrs {
+        gpu_count: 4,
+        node: "gpu-node-1".into(),
+    };
     assert_eq!(format!("{:?}", resources.clone()), format!("{resources:?}"));
     assert_eq!(schedule(tenant, &resources), 4);
     let span = capture.span("schedule_training_job");

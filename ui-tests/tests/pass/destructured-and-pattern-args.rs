@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced("score_batch", attrs(batch.rows = rows, batch.cols = cols, mut_scale))]
@@ -6,7 +7,7 @@ fn score_batch((rows, cols): (i64, i64), mut mut_scale: i64, _: &str) -> i64 {
     rows * cols * mut_scale
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(score_batch((2, 3), 1, "unused"), 12);
     let span = capture.span("score_batch");

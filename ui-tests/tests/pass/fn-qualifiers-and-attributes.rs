@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 /// Reads the raw bytes of a checkpoint.
@@ -47,7 +48,7 @@ fn strict(rows: u32) -> u32 {
     rows
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     let data = [1_u8, 9, 3];
     assert_eq!(unsafe { read_bytes(data.as_ptr(), data.len()) }, 9);
@@ -55,10 +56,22 @@ fn main() {
     assert_eq!(evaluate(), 0.93);
     assert_eq!(score(21), 42);
     assert_eq!(strict(1), 1);
-    assert_eq!(capture.span("read_checkpoint_bytes").name(), "read_checkpoint_bytes");
-    assert_eq!(capture.span("lookup_model_version").name(), "lookup_model_version");
+    assert_eq!(
+        capture.span("read_checkpoint_bytes").name(),
+        "read_checkpoint_bytes"
+    );
+    assert_eq!(
+        capture.span("lookup_model_version").name(),
+        "lookup_model_version"
+    );
     assert_eq!(capture.span("evaluate_model").name(), "evaluate_model");
-    assert_eq!(capture.span("score_from_c_caller").name(), "score_from_c_caller");
-    assert_eq!(capture.span("checked_under_deny_warnings").name(), "checked_under_deny_warnings");
+    assert_eq!(
+        capture.span("score_from_c_caller").name(),
+        "score_from_c_caller"
+    );
+    assert_eq!(
+        capture.span("checked_under_deny_warnings").name(),
+        "checked_under_deny_warnings"
+    );
     let _ = shutdown as fn() -> !;
 }

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::future::Future;
 
 use maestro_trace::traced;
@@ -16,9 +17,11 @@ fn warm_cache() -> impl Future<Output = ()> + Send {
     async move {}
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert_eq!(runtime.block_on(fetch_model("bert-base".to_owned())), 9);
     runtime.block_on(warm_cache());
     let span = capture.span("fetch_model_from_registry");

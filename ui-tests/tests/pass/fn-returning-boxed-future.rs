@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::future::Future;
 use std::pin::Pin;
 
@@ -29,7 +30,7 @@ fn fetch_checked(shard: u32) -> BoxFuture<'static, Result<u32, String>> {
     Box::pin(fut)
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[traced]
@@ -10,9 +11,15 @@ fn normalize(rows: usize) -> usize {
     rows * 2
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(normalize(load_training_dataset("data.csv")), 16);
-    assert_eq!(capture.span("load_training_dataset").name(), "load_training_dataset");
-    assert_eq!(capture.span("normalize_features").name(), "normalize_features");
+    assert_eq!(
+        capture.span("load_training_dataset").name(),
+        "load_training_dataset"
+    );
+    assert_eq!(
+        capture.span("normalize_features").name(),
+        "normalize_features"
+    );
 }

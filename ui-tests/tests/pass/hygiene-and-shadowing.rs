@@ -1,3 +1,4 @@
+#![deny(warnings)]
 // Names the expansion uses internally, and common names, shadowed by the user: nothing collides.
 use maestro_trace::{event, record_errors, span, traced};
 
@@ -24,10 +25,12 @@ async fn load(__mt_setup: i64) -> i64 {
     __mt_span
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(score(1, 2, "abc"), Ok(9));
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert_eq!(runtime.block_on(load(5)), 5);
     let __mt_recorder = 3;
     span!("shadowed_recorder_local", recorder = __mt_recorder)
@@ -36,6 +39,12 @@ fn main() {
     assert_eq!(span.attr_i64("span_arg"), Some(1));
     assert_eq!(span.attr_i64("result_arg"), Some(2));
     assert_eq!(span.attr_str("recorder").as_deref(), Some("abc"));
-    assert_eq!(capture.span("load_with_shadowed_names").name(), "load_with_shadowed_names");
-    assert_eq!(capture.span("shadowed_recorder_local").attr_i64("recorder"), Some(3));
+    assert_eq!(
+        capture.span("load_with_shadowed_names").name(),
+        "load_with_shadowed_names"
+    );
+    assert_eq!(
+        capture.span("shadowed_recorder_local").attr_i64("recorder"),
+        Some(3)
+    );
 }

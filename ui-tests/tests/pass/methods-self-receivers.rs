@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{record_errors, traced};
 
 struct ModelRegistry {
@@ -28,7 +29,10 @@ impl ModelRegistry {
     #[traced("latest_model")]
     #[record_errors]
     fn latest(&self) -> Result<&str, String> {
-        self.models.last().map(String::as_str).ok_or_else(|| "registry is empty".to_owned())
+        self.models
+            .last()
+            .map(String::as_str)
+            .ok_or_else(|| "registry is empty".to_owned())
     }
 
     #[traced("drop_boxed_registry")]
@@ -46,7 +50,7 @@ trait ModelStore {
 
 impl ModelStore for ModelRegistry {}
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     let mut registry = ModelRegistry::new();
     registry.register("bert-base");
@@ -56,10 +60,27 @@ fn main() {
     assert_eq!(registry.close(), vec!["bert-base".to_owned()]);
     assert_eq!(Box::new(ModelRegistry::new()).drop_boxed(), 0);
     assert_eq!(capture.spans_named("open_model_registry").len(), 2);
-    assert_eq!(capture.span("register_model").attr_str("model.id").as_deref(), Some("bert-base"));
+    assert_eq!(
+        capture
+            .span("register_model")
+            .attr_str("model.id")
+            .as_deref(),
+        Some("bert-base")
+    );
     assert_eq!(capture.span("count_models").name(), "count_models");
     assert!(!capture.span("latest_model").is_error());
-    assert_eq!(capture.span("list_stored_models").name(), "list_stored_models");
-    assert_eq!(capture.span("close_model_registry").attr_i64("registry.size"), Some(1));
-    assert_eq!(capture.span("drop_boxed_registry").name(), "drop_boxed_registry");
+    assert_eq!(
+        capture.span("list_stored_models").name(),
+        "list_stored_models"
+    );
+    assert_eq!(
+        capture
+            .span("close_model_registry")
+            .attr_i64("registry.size"),
+        Some(1)
+    );
+    assert_eq!(
+        capture.span("drop_boxed_registry").name(),
+        "drop_boxed_registry"
+    );
 }

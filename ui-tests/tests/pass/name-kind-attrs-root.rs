@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::otel::trace::SpanKind;
 use maestro_trace::traced;
 
@@ -23,7 +24,7 @@ fn publish() {}
 #[traced("score_locally", kind = internal)]
 fn score() {}
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     deploy("bert-base", 3, vec!["fp16".to_owned()], None);
     consume();
@@ -39,8 +40,14 @@ fn main() {
     assert_eq!(span.attr_bool("gpu"), Some(true));
     assert!(span.attr("config").is_some());
     assert!(span.attr("tenant").is_none(), "None is omitted");
-    assert_eq!(capture.span("consume_training_event").kind(), SpanKind::Consumer);
+    assert_eq!(
+        capture.span("consume_training_event").kind(),
+        SpanKind::Consumer
+    );
     assert_eq!(capture.span("serve_prediction").kind(), SpanKind::Server);
-    assert_eq!(capture.span("publish_training_event").kind(), SpanKind::Producer);
+    assert_eq!(
+        capture.span("publish_training_event").kind(),
+        SpanKind::Producer
+    );
     assert_eq!(capture.span("score_locally").kind(), SpanKind::Internal);
 }

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use std::fmt;
 use std::num::ParseIntError;
 
@@ -77,16 +78,22 @@ fn validate_schema(columns: usize) -> Result<usize, Box<dyn std::error::Error>> 
     Ok(columns)
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert!(read_manifest("/definitely/not/here/manifest.json").is_err());
     assert!(parse_config("0").is_err());
     assert!(parse_epochs("ten").is_err());
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     assert!(runtime.block_on(load_checkpoint("big")).is_err());
     assert!(runtime.block_on(upload_checkpoint(10)).is_err());
-    assert!(runtime.block_on(download_weights("http://weights".into())).is_err());
-    assert!(maestro_trace::span!("validate_dataset").in_scope(|| validate_schema(2)).is_err());
+    assert!(runtime
+        .block_on(download_weights("http://weights".into()))
+        .is_err());
+    assert!(maestro_trace::span!("validate_dataset")
+        .in_scope(|| validate_schema(2))
+        .is_err());
     assert!(capture.span("upload_checkpoint").is_error());
     assert!(capture.span("download_weights").is_error());
     assert!(capture.span("validate_dataset").is_error());

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{record_errors, traced};
 
 struct ModelRegistry {
@@ -8,13 +9,17 @@ impl ModelRegistry {
     #[traced("latest_model_mut")]
     #[record_errors]
     fn latest_mut(&mut self) -> Result<&mut String, String> {
-        self.models.last_mut().ok_or_else(|| "registry is empty".to_owned())
+        self.models
+            .last_mut()
+            .ok_or_else(|| "registry is empty".to_owned())
     }
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
-    let mut registry = ModelRegistry { models: vec!["bert".into()] };
+    let mut registry = ModelRegistry {
+        models: vec!["bert".into()],
+    };
     registry.latest_mut().unwrap().push_str("-v2");
     assert_eq!(registry.models[0], "bert-v2");
     assert!(!capture.span("latest_model_mut").is_error());

@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::{span_attrs, traced};
 
 #[span_attrs(prefix = "model")]
@@ -26,7 +27,7 @@ fn deploy(model: &ModelAttrs, batch: BatchAttrs<'_, i64>, tenant: Option<TenantA
     model.weights.len() + batch.columns.len() + usize::from(tenant.is_some())
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     let model = ModelAttrs {
         id: "bert-base".into(),
@@ -34,8 +35,13 @@ fn main() {
         version: None,
         weights: vec![0; 4],
     };
-    let batch = BatchAttrs { size: 32_i64, columns: &["text", "label"] };
-    let tenant = TenantAttrs { tenant_id: "tenant-123".into() };
+    let batch = BatchAttrs {
+        size: 32_i64,
+        columns: &["text", "label"],
+    };
+    let tenant = TenantAttrs {
+        tenant_id: "tenant-123".into(),
+    };
     assert_eq!(deploy(&model, batch, Some(tenant)), 7);
     maestro_trace::span!("record_model_group").in_scope(|| maestro_trace::record(&model));
 

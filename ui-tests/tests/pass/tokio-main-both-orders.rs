@@ -1,3 +1,4 @@
+#![deny(warnings)]
 use maestro_trace::traced;
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,10 +15,16 @@ async fn run_server() -> u32 {
     4
 }
 
-fn main() {
+pub(crate) fn main() {
     let capture = maestro_trace::testing::capture();
     assert_eq!(run_pipeline(), 3);
     assert_eq!(run_server(), 4);
-    assert_eq!(capture.span("run_training_pipeline").name(), "run_training_pipeline");
-    assert_eq!(capture.span("run_inference_server").name(), "run_inference_server");
+    assert_eq!(
+        capture.span("run_training_pipeline").name(),
+        "run_training_pipeline"
+    );
+    assert_eq!(
+        capture.span("run_inference_server").name(),
+        "run_inference_server"
+    );
 }

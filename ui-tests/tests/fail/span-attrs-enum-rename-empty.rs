@@ -1,0 +1,9 @@
+use maestro_trace::span_attrs;
+
+#[span_attrs]
+enum Framework {
+    #[span_attr(rename = "")]
+    Pytorch,
+}
+
+fn main() {}
