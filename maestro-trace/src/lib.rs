@@ -63,6 +63,8 @@ pub mod export;
 #[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
 mod http;
 mod init;
+#[cfg(any(feature = "sqlx", feature = "redis"))]
+mod integrations;
 mod pipeline;
 mod processor;
 pub mod propagation;
@@ -95,6 +97,12 @@ pub use config::{
 pub use diagnostics::{diagnostics, Diagnostics};
 pub use error::{InitError, ShutdownError};
 pub use init::{init, TracingGuard};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use integrations::redis;
+#[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
+pub use integrations::sqlx;
 pub use span::{
     record, record_error, spawn, InSpan, Span, TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT,
     PANIC_TYPE,

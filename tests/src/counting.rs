@@ -4,7 +4,10 @@
 #![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context as TaskContext, Poll};
 
 /// The system allocator, counting every allocation of the process.
 #[derive(Debug)]
@@ -28,5 +31,55 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// The fewest allocations one call of `first` and one call of `second` made, over `rounds`
+/// alternating rounds: for comparing two paths through a client whose own background work
+/// (another thread, a driver task) allocates now and then in either one. Between calls the
+/// task yields a few times, so that work finishes outside the next measurement.
+pub async fn fewest_allocations<A, B>(
+    rounds: usize,
+    mut first: impl FnMut() -> A,
+    mut second: impl FnMut() -> B,
+) -> (usize, usize)
+where
+    A: Future<Output = ()>,
+    B: Future<Output = ()>,
+{
+    let (mut fewest_first, mut fewest_second) = (usize::MAX, usize::MAX);
+    for _ in 0..rounds {
+        let before = allocations();
+        first().await;
+        fewest_first = fewest_first.min(allocations() - before);
+        settle().await;
+        let before = allocations();
+        second().await;
+        fewest_second = fewest_second.min(allocations() - before);
+        settle().await;
+    }
+    (fewest_first, fewest_second)
+}
+
+/// Yields to the executor a few times.
+async fn settle() {
+    for _ in 0..4 {
+        YieldOnce(false).await;
+    }
+}
+
+/// Pending once (waking itself), then ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            task.waker().wake_by_ref();
+            Poll::Pending
+        }
     }
 }

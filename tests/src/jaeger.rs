@@ -6,12 +6,14 @@
 //! `MAESTRO_JAEGER_BIN` at it or leave it in the default cache location. A missing binary is a
 //! test failure that says how to build it, never a silent skip.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::server::{free_tcp_port, scratch_dir};
 
 /// The Jaeger module version `.ci/jaeger.sh` builds (the same commit as Jaeger v2.13.0).
 pub const JAEGER_MODULE_VERSION: &str = "v1.76.0";
@@ -61,13 +63,6 @@ fn binary() -> PathBuf {
         .join("jaeger")
 }
 
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free TCP port on 127.0.0.1")
-}
-
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
@@ -104,12 +99,7 @@ impl Jaeger {
         let [grpc, http, collector, query, query_grpc, health, sampling] =
             [(); 7].map(|_| free_tcp_port());
         let udp = free_udp_port();
-        let dir = std::env::temp_dir().join(format!(
-            "maestro-jaeger-{}-{}",
-            std::process::id(),
-            free_tcp_port()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("temp dir: {e}"))?;
+        let dir = scratch_dir("maestro-jaeger");
         let strategies = dir.join("strategies.json");
         std::fs::write(&strategies, SAMPLING_STRATEGIES)
             .map_err(|e| format!("write strategies: {e}"))?;

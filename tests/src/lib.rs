@@ -1,7 +1,11 @@
-//! Shared support for the integration tests: a real Jaeger to export to and query, an
-//! allocation-counting allocator, an exporter that records, and a traced test server.
+//! Shared support for the integration tests: a real Jaeger to export to and query, throwaway
+//! PostgreSQL and Redis servers, an allocation-counting allocator, an exporter that records, and
+//! a traced test server.
 
 pub mod counting;
 pub mod jaeger;
+pub mod postgres;
 pub mod recording;
+pub mod redis;
+pub mod server;
 pub mod serving;
