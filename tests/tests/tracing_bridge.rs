@@ -486,3 +486,48 @@ async fn an_actix_handler_using_tracing_spans_is_nested_under_the_server_span() 
         capture.tree()
     );
 }
+
+#[test]
+fn enter_guards_dropped_out_of_order_restore_the_right_context() {
+    let capture = testing::capture();
+    let _subscriber = bridge();
+    let first = tracing::info_span!("read_request");
+    let second = tracing::info_span!(parent: None, "write_response");
+    let first_entered = first.enter();
+    let second_entered = second.enter();
+    drop(first_entered);
+    // `write_response` is still entered: it stays the current context.
+    span!("encode_body").in_scope(|| {});
+    drop(second_entered);
+    span!("after_both").in_scope(|| {});
+    drop((first, second));
+
+    assert!(capture
+        .span("encode_body")
+        .is_child_of(&capture.span("write_response")));
+    assert!(capture.span("after_both").is_root(), "{}", capture.tree());
+}
+
+#[test]
+fn under_an_unsampled_parent_nothing_is_bridged_and_the_trace_stays_unsampled() {
+    use maestro_trace::sdk::trace::Sampler;
+    let capture = testing::capture_with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    let _subscriber = bridge();
+    let mut inner_trace = None;
+    let outer = span!("health_probe");
+    let outer_trace = outer.trace_id();
+    outer.in_scope(|| {
+        tracing::info_span!("check_database").in_scope(|| {
+            let inner = span!("ping_database");
+            inner_trace = inner.trace_id();
+            assert!(!inner.is_recording());
+            inner.in_scope(|| tracing::info!("pong"));
+        });
+    });
+    assert!(outer_trace.is_some());
+    assert_eq!(
+        inner_trace, outer_trace,
+        "the unsampled trace carries on through the tracing span"
+    );
+    assert!(capture.spans().is_empty(), "{:?}", capture.names());
+}
