@@ -317,7 +317,7 @@ fn interleaved_requests_on_one_worker_stay_in_their_own_traces() {
         assert_eq!(trace.len(), 4, "{}", capture.tree());
         assert_eq!(
             handle.event("scored").attr("features"),
-            Some(maestro_trace::otel::Value::I64(id as i64 * 2))
+            Some(maestro_trace::otel::Value::I64(id * 2))
         );
     }
     // After the runtime is done nothing is left current on this thread.

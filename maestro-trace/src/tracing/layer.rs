@@ -27,15 +27,18 @@ use crate::pipeline;
 /// maestro-trace pipeline. Made by [`layer()`](super::layer).
 ///
 /// ```
+/// use maestro_trace::otel::trace::Status;
 /// use tracing_subscriber::layer::SubscriberExt as _;
 ///
+/// let capture = maestro_trace::testing::capture();
 /// let subscriber = tracing_subscriber::registry()
 ///     .with(maestro_trace::tracing::layer().with_error_events_as_status(true));
 /// tracing::subscriber::with_default(subscriber, || {
 ///     tracing::info_span!("load_model", model.id = "bert-base").in_scope(|| {
-///         tracing::error!("weights missing"); // the span's status becomes Error
+///         tracing::error!("weights missing");
 ///     });
 /// });
+/// assert_eq!(capture.span("load_model").status(), Status::error("weights missing"));
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BridgeLayer {
