@@ -329,24 +329,21 @@ fn interleaved_requests_on_one_worker_stay_in_their_own_traces() {
 
 #[test]
 fn spans_across_threads_with_a_multi_thread_runtime() {
+    use tracing::instrument::WithSubscriber as _;
     let capture = testing::capture();
     let dispatch = tracing::Dispatch::new(
         tracing_subscriber::registry().with(maestro_trace::tracing::layer()),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .on_thread_start({
-            let dispatch = dispatch.clone();
-            move || {
-                // Each worker gets the test's subscriber, not a process-wide one.
-                std::mem::forget(tracing::dispatcher::set_default(&dispatch));
-            }
-        })
         .build()
         .expect("a multi-thread runtime");
-    let _subscriber = tracing::dispatcher::set_default(&dispatch);
     let results = runtime.block_on(async {
-        let tasks: Vec<_> = (1..=4).map(|id| tokio::spawn(request(id))).collect();
+        // Each task runs with the test's subscriber (not a process-wide one) on whichever worker
+        // polls it.
+        let tasks: Vec<_> = (1..=4)
+            .map(|id| tokio::spawn(request(id).with_subscriber(dispatch.clone())))
+            .collect();
         let mut out = Vec::new();
         for task in tasks {
             out.push(task.await.expect("request task"));
@@ -355,7 +352,10 @@ fn spans_across_threads_with_a_multi_thread_runtime() {
     });
     assert_eq!(results, [2, 4, 6, 8]);
     drop(runtime);
-    for handle in capture.spans_named("handle_request") {
+    let requests = capture.spans_named("handle_request");
+    assert_eq!(requests.len(), 4, "{}", capture.tree());
+    for handle in requests {
+        assert!(handle.is_root());
         let fetch: Vec<_> = capture
             .spans_named("fetch_features")
             .into_iter()
