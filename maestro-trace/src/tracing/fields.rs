@@ -146,42 +146,20 @@ fn debug_text(value: &dyn fmt::Debug) -> String {
     text
 }
 
+/// `Visit` methods for values that keep their type (see [`AttributeValue`]).
+macro_rules! typed_fields {
+    ($($method:ident: $t:ty),*) => {$(
+        fn $method(&mut self, field: &Field, value: $t) {
+            if !self.special(field, || value.to_string()) {
+                self.push(field, &value);
+            }
+        }
+    )*};
+}
+
 impl Visit for FieldVisitor<'_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
-
-    fn record_i128(&mut self, field: &Field, value: i128) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
-
-    fn record_u128(&mut self, field: &Field, value: u128) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.special(field, || value.to_string()) {
-            self.push(field, &value);
-        }
-    }
+    typed_fields!(record_f64: f64, record_i64: i64, record_u64: u64, record_i128: i128,
+        record_u128: u128, record_bool: bool);
 
     fn record_str(&mut self, field: &Field, value: &str) {
         if !self.special(field, || value.to_owned()) {
