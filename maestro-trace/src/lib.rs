@@ -37,9 +37,9 @@
 //! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
 //! OpenTelemetry context, shared by both.
 //!
-//! With the `tracing` cargo feature, [`tracing::layer()`](crate::tracing::layer) brings the spans
-//! and events of `tracing` libraries into the same traces, and
-//! [`tracing::fmt_layer()`](crate::tracing::fmt_layer) puts trace and span ids on log lines.
+//! With the `tracing` cargo feature, `maestro_trace::tracing::layer()` brings the spans and events
+//! of `tracing` libraries into the same traces, and `maestro_trace::tracing::fmt_layer()` puts
+//! trace and span ids on log lines.
 
 #[cfg(feature = "actix")]
 pub mod actix;

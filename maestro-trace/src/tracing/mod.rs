@@ -14,8 +14,9 @@
 //! - its fields become typed attributes by maestro-trace's attribute rules (integers and floats
 //!   stay numbers, `%display` and `?debug` values become strings); `otel.name`, `otel.kind`,
 //!   `otel.status_code` and `otel.status_description` steer it as tracing-opentelemetry does
-//!   (`otel.kind` only at creation: a started span's kind is fixed), other `otel.*` fields are
-//!   reserved and not recorded;
+//!   (`otel.kind` only at creation: a started span's kind is fixed; a description applies with
+//!   the `otel.status_code = "error"` recorded beside it), other `otel.*` fields are reserved
+//!   and not recorded;
 //! - an event inside it (or inside a maestro-trace span) becomes a span event named by its
 //!   message, with `level`, `target` and its fields; `log` records forwarded by tracing-log's
 //!   `LogTracer` too, under the record's own target. [`BridgeLayer::with_error_events_as_status`]
