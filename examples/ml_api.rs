@@ -274,7 +274,7 @@ fn routes(config: &mut web::ServiceConfig) {
 fn middleware() -> std::io::Result<TracingMiddleware> {
     let middleware = TracingMiddleware::from_env().map_err(std::io::Error::other)?;
     Ok(middleware
-        .exclude_urls(maestro_trace::actix::GUIDE_EXCLUDED_URLS)
+        .exclude_urls(maestro_trace::actix::PROBE_URLS)
         .capture_request_headers(["x-tenant-id"])
         .trace_id_response_header("x-trace-id")
         .request_hook(|request, span| {

@@ -1,7 +1,7 @@
 //! Typed span attributes: what a value may be, and how structs become attribute groups.
 //!
-//! Values keep their type on the wire: integers stay `i64`, floats `f64`, booleans `bool`,
-//! and slices become typed arrays. Nothing is stringified behind the user's back.
+//! The recorded OpenTelemetry type follows the Rust type alone, never the value, so an
+//! attribute keeps one type on every span (see [`AttributeValue`] for the mapping).
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -15,10 +15,31 @@ use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 /// those, and `Option<T>` (where `None` records nothing). Used by `#[traced(attrs(key = expr))]`,
 /// `span!`, `event!` and [`Recorder::attr`].
 ///
+/// The OpenTelemetry type is chosen by the Rust type alone, whatever the value, so a dashboard
+/// or query sees one type per attribute:
+///
+/// | Rust type | OpenTelemetry type |
+/// |---|---|
+/// | `&str`, `String`, `Cow<str>`, `Arc<str>`, `Rc<str>` | String |
+/// | `bool` | Boolean |
+/// | `i8`, `i16`, `i32`, `i64`, `u8`, `u16`, `u32`, `isize` | Int (exact) |
+/// | `u64`, `usize` | Int; a value above `i64::MAX` is clamped to `i64::MAX` |
+/// | `i128`, `u128` | String (the exact decimal), for every value |
+/// | `f32`, `f64` | Double |
+/// | `[T]`, `[T; N]`, `Vec<T>` | an array of `T`'s type, element by element as above |
+/// | `Option<T>` | `T`'s type; `None` records nothing |
+///
+/// OpenTelemetry's Int is a signed 64-bit integer: an unsigned 64-bit value past its range
+/// saturates rather than switching type, and 128-bit integers, which no Int can hold, are
+/// always strings (a float would round them).
+///
 /// ```
+/// use maestro_trace::otel::Value;
 /// use maestro_trace::AttributeValue;
 ///
-/// assert_eq!(42_u16.to_value(), Some(maestro_trace::otel::Value::I64(42)));
+/// assert_eq!(42_u16.to_value(), Some(Value::I64(42)));
+/// assert_eq!(u64::MAX.to_value(), Some(Value::I64(i64::MAX)));
+/// assert_eq!(7_u128.to_value(), Some(Value::from("7")));
 /// assert_eq!(None::<&str>.to_value(), None);
 /// ```
 #[diagnostic::on_unimplemented(
@@ -205,7 +226,7 @@ impl ArrayElement for &str {
     }
 }
 
-/// Integers that always fit an `i64`: recorded as `Value::I64`.
+/// Integers that always fit an `i64`: recorded as `Value::I64`, exactly.
 macro_rules! lossless_int {
     ($($t:ty),*) => {$(
         impl AttributeValue for $t {
@@ -222,39 +243,51 @@ macro_rules! lossless_int {
 }
 lossless_int!(i8, i16, i32, i64, u8, u16, u32);
 
-/// Integers that may exceed `i64`: recorded as `Value::I64` when they fit, else as their exact
-/// decimal string (OpenTelemetry has no unsigned or 128-bit integer type; a float would round).
-macro_rules! wide_int {
+/// Integers of at most 64 bits that `i64` may not hold: recorded as `Value::I64` clamped to its
+/// range (`u64`/`usize` above `i64::MAX` become `i64::MAX`; `isize` always fits on 64-bit and
+/// smaller targets). The type never depends on the value.
+macro_rules! clamped_int {
     ($($t:ty),*) => {$(
         impl AttributeValue for $t {
             fn to_value(&self) -> Option<Value> {
-                Some(match i64::try_from(*self) {
-                    Ok(v) => Value::I64(v),
-                    Err(_) => Value::String(StringValue::from(self.to_string())),
-                })
+                Some(Value::I64(clamped(*self)))
             }
         }
-    )*};
-}
-wide_int!(u64, usize, isize, i128, u128);
-
-/// Arrays of wide integers must stay one type: every element must fit an `i64`, else the whole
-/// array is recorded as strings.
-macro_rules! wide_int_array {
-    ($($t:ty),*) => {$(
         impl ArrayElement for $t {
             fn to_array(items: &[Self]) -> Array {
-                match items.iter().map(|v| i64::try_from(*v)).collect::<Result<Vec<_>, _>>() {
-                    Ok(ints) => Array::I64(ints),
-                    Err(_) => Array::String(
-                        items.iter().map(|v| StringValue::from(v.to_string())).collect(),
-                    ),
-                }
+                Array::I64(items.iter().map(|v| clamped(*v)).collect())
             }
         }
     )*};
 }
-wide_int_array!(u64, usize, isize, i128, u128);
+clamped_int!(u64, usize, isize);
+
+/// `value` as an `i64`, saturated at `i64::MIN` / `i64::MAX` when it does not fit.
+fn clamped<T: TryInto<i64> + PartialOrd + Default + Copy>(value: T) -> i64 {
+    value.try_into().unwrap_or(if value < T::default() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// 128-bit integers: no OpenTelemetry number holds them, so every value is recorded as its exact
+/// decimal string (arrays as arrays of strings), never as a number for small values.
+macro_rules! decimal_int {
+    ($($t:ty),*) => {$(
+        impl AttributeValue for $t {
+            fn to_value(&self) -> Option<Value> {
+                Some(Value::String(StringValue::from(self.to_string())))
+            }
+        }
+        impl ArrayElement for $t {
+            fn to_array(items: &[Self]) -> Array {
+                Array::String(items.iter().map(|v| StringValue::from(v.to_string())).collect())
+            }
+        }
+    )*};
+}
+decimal_int!(i128, u128);
 
 impl AttributeValue for f64 {
     fn to_value(&self) -> Option<Value> {
@@ -408,15 +441,45 @@ mod tests {
     }
 
     #[test]
-    fn unsigned_beyond_i64_stays_exact() {
-        assert_eq!(value(&u64::MAX), Some(Value::from(u64::MAX.to_string())));
+    fn integers_of_at_most_64_bits_are_ints_clamped_at_the_i64_boundary() {
+        let max = i64::MAX;
+        let past_max = max.unsigned_abs() + 1;
+        assert_eq!(value(&max), Some(Value::I64(max)));
+        assert_eq!(value(&max.unsigned_abs()), Some(Value::I64(max)));
+        assert_eq!(value(&past_max), Some(Value::I64(max)));
+        assert_eq!(value(&u64::MAX), Some(Value::I64(max)));
+        assert_eq!(value(&usize::MAX), Some(Value::I64(max)));
         assert_eq!(value(&12_u64), Some(Value::I64(12)));
+        assert_eq!(value(&isize::MIN), Some(Value::I64(i64::MIN)));
+        assert_eq!(value(&isize::MAX), Some(Value::I64(max)));
         assert_eq!(
-            value(&[1_u64, u64::MAX][..]),
+            value(&[1_u64, past_max, u64::MAX][..]),
+            Some(Value::Array(Array::I64(vec![1, max, max])))
+        );
+        assert_eq!(
+            value(&vec![3_usize, usize::MAX]),
+            Some(Value::Array(Array::I64(vec![3, max])))
+        );
+    }
+
+    #[test]
+    fn integers_of_128_bits_are_decimal_strings_whatever_the_value() {
+        assert_eq!(value(&5_u128), Some(Value::from("5")));
+        assert_eq!(value(&-5_i128), Some(Value::from("-5")));
+        assert_eq!(
+            value(&u128::MAX),
+            Some(Value::from("340282366920938463463374607431768211455"))
+        );
+        assert_eq!(
+            value(&[1_u128, u128::from(u64::MAX) + 1][..]),
             Some(Value::Array(Array::String(vec![
                 StringValue::from("1"),
-                StringValue::from(u64::MAX.to_string())
+                StringValue::from("18446744073709551616")
             ])))
+        );
+        assert_eq!(
+            value(&[-1_i128]),
+            Some(Value::Array(Array::String(vec![StringValue::from("-1")])))
         );
     }
 

@@ -33,8 +33,42 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-use crate::config::BatchSettings;
 use crate::diagnostics::COUNTERS;
+
+/// Batch export settings: how many spans wait, for how long, and how long one export may take.
+///
+/// ```
+/// use std::time::Duration;
+/// use maestro_trace::{BatchSettings, TracingConfig};
+///
+/// let batch = BatchSettings { scheduled_delay: Duration::from_secs(1), ..BatchSettings::default() };
+/// assert_eq!(batch.max_queue_size, 2048);
+/// let config = TracingConfig::default().batch(batch);
+/// assert_eq!(config.effective_batch(), Ok(batch));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Spans held at most while waiting for export; more are dropped (and counted).
+    pub max_queue_size: usize,
+    /// How long spans wait before a batch is sent.
+    pub scheduled_delay: Duration,
+    /// Spans per export request at most.
+    pub max_export_batch_size: usize,
+    /// How long one export may take before it is abandoned (and counted as failed).
+    pub export_timeout: Duration,
+}
+
+/// The OpenTelemetry defaults (`OTEL_BSP_*`): 2048 spans, 5 s, 512 spans, 30 s.
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            max_queue_size: 2048,
+            scheduled_delay: Duration::from_secs(5),
+            max_export_batch_size: 512,
+            export_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// A request to the batching thread.
 enum Control {

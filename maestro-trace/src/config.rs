@@ -17,15 +17,17 @@ use std::fmt;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{SpanExporter, TracerProviderBuilder};
+use opentelemetry_sdk::trace::SpanExporter;
 
+use crate::batch::{BatchProcessor, BatchSettings};
 use crate::error::InitError;
+use crate::pipeline::SamplerHints;
 
 /// The service name used when none is configured (OpenTelemetry's own default).
 pub const DEFAULT_SERVICE_NAME: &str = "unknown_service";
 /// How long dropping the guard may spend flushing pending spans.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// The guide's Jaeger agent port: Thrift compact over UDP.
+/// The Jaeger agent's port for Thrift compact over UDP.
 pub const JAEGER_AGENT_PORT: u16 = 6831;
 /// Jaeger's collector port for Thrift binary over HTTP (`/api/traces`).
 pub const JAEGER_COLLECTOR_PORT: u16 = 14268;
@@ -65,18 +67,34 @@ pub struct TracingConfig {
     pub(crate) limits: SpanLimits,
     pub(crate) propagators: Option<Vec<Propagator>>,
     pub(crate) shutdown_timeout: Duration,
-    /// Problems found while reading the environment, reported by `init`.
-    pub(crate) env_errors: Vec<InitError>,
+    /// Problems found while reading the environment (and the setting each is in), reported by
+    /// `init` and by the `effective_*` accessors.
+    pub(crate) env_errors: Vec<(Setting, InitError)>,
 }
 
 /// Where finished spans go.
+///
+/// ```
+/// use maestro_trace::{Exporter, TracingConfig};
+///
+/// // Jaeger's OTLP receiver, over gRPC (port 4317) or HTTP (port 4318).
+/// let grpc = Exporter::otlp_grpc("http://jaeger:4317");
+/// assert_eq!(grpc.name(), "OTLP gRPC");
+/// // A Jaeger agent, or Jaeger's Thrift-over-HTTP collector endpoint.
+/// let agent = Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 };
+/// let collector = Exporter::JaegerCollector { endpoint: "http://jaeger:14268/api/traces".into() };
+/// assert_eq!(collector.name(), "Jaeger collector (HTTP)");
+///
+/// let config = TracingConfig::default().exporter(agent.clone());
+/// assert_eq!(config.effective_exporter(), Ok(Some(agent)));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Exporter {
     /// OTLP, Jaeger's native ingestion protocol since v1.35.
     Otlp(OtlpSettings),
-    /// Jaeger's legacy agent protocol: Thrift compact over UDP (port 6831), as the guide's
-    /// `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` deployments use.
+    /// Jaeger's legacy agent protocol: Thrift compact over UDP (port 6831), what
+    /// deployments setting `JAEGER_AGENT_HOST` / `JAEGER_AGENT_PORT` send to.
     JaegerAgent {
         /// Host name or IP address.
         host: String,
@@ -173,24 +191,36 @@ impl OtlpProtocol {
     }
 }
 
-/// Installs a user's exporter into the provider, with the configured batching and limits.
-pub(crate) type InstallExporter = Box<
-    dyn FnOnce(
-            TracerProviderBuilder,
-            &BatchSettings,
-            &SpanLimits,
-        ) -> Result<TracerProviderBuilder, InitError>
-        + Send,
->;
+/// Starts the batch processor for a user's exporter with the configured batch settings.
+pub(crate) type BatchCustomExporter =
+    Box<dyn FnOnce(BatchSettings) -> std::io::Result<BatchProcessor> + Send>;
 
 /// The exporter chosen in code or by the environment.
 pub(crate) enum ExporterChoice {
     Builtin(Exporter),
     /// A user-supplied exporter, installed behind the batch processor.
-    Custom(InstallExporter),
+    Custom(BatchCustomExporter),
 }
 
 /// Which spans are recorded and exported.
+///
+/// ```
+/// use maestro_trace::{Sampling, TracingConfig};
+///
+/// // Keep 10% of new traces; follow the caller's decision for propagated ones.
+/// let config = TracingConfig::default().sampler(Sampling::parent_based_ratio(0.1));
+/// assert_eq!(
+///     config.effective_sampling(),
+///     Ok(Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(0.1))))
+/// );
+///
+/// // Strategies from Jaeger's sampling endpoint, per service and operation.
+/// let remote = TracingConfig::default().sampler(Sampling::jaeger_remote("http://jaeger:5778/sampling"));
+/// assert!(matches!(remote.effective_sampling(), Ok(Sampling::JaegerRemote(_))));
+///
+/// // A ratio outside 0.0..=1.0 is an error, not clamped.
+/// assert!(TracingConfig::default().sample_ratio(1.5).effective_sampling().is_err());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Sampling {
@@ -217,6 +247,9 @@ pub struct JaegerRemoteSampling {
     pub initial: Box<Sampling>,
 }
 
+/// How a user's own exporter is named in errors and diagnostics.
+pub(crate) const CUSTOM_EXPORTER_NAME: &str = "custom";
+
 /// Jaeger's HTTP sampling endpoint on localhost.
 pub const DEFAULT_JAEGER_SAMPLING_ENDPOINT: &str = "http://localhost:5778/sampling";
 
@@ -231,32 +264,30 @@ impl Sampling {
         })
     }
 
-    /// The guide's choice: keep `ratio` of new traces, follow the caller's decision otherwise.
+    /// Keeps `ratio` of new traces and follows the caller's decision otherwise: the usual
+    /// production choice.
     pub fn parent_based_ratio(ratio: f64) -> Self {
         Sampling::ParentBased(Box::new(Sampling::TraceIdRatio(ratio)))
     }
-}
 
-/// Batch export settings (the guide's values are the defaults).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BatchSettings {
-    /// Spans held at most while waiting for export; more are dropped (and counted).
-    pub max_queue_size: usize,
-    /// How long spans wait before a batch is sent.
-    pub scheduled_delay: Duration,
-    /// Spans per export request at most.
-    pub max_export_batch_size: usize,
-    /// How long one export may take before it is abandoned (and counted as failed).
-    pub export_timeout: Duration,
-}
-
-impl Default for BatchSettings {
-    fn default() -> Self {
-        BatchSettings {
-            max_queue_size: 2048,
-            scheduled_delay: Duration::from_secs(5),
-            max_export_batch_size: 512,
-            export_timeout: Duration::from_secs(30),
+    /// What the span path may assume about this sampler's decisions without asking it.
+    pub(crate) fn hints(&self) -> SamplerHints {
+        match self {
+            Sampling::AlwaysOn => SamplerHints::ALWAYS_ON,
+            Sampling::AlwaysOff => SamplerHints::ALWAYS_OFF,
+            // Built as the SDK's parent-based sampler with its defaults: sampled parents (local
+            // or remote) are followed with always-on, unsampled ones with always-off.
+            Sampling::ParentBased(root) => SamplerHints {
+                drops_unsampled_children: true,
+                samples_sampled_children: true,
+                samples_roots: matches!(**root, Sampling::AlwaysOn),
+                ignores_names: root.hints().ignores_names,
+            },
+            Sampling::TraceIdRatio(_) => SamplerHints {
+                ignores_names: true,
+                ..SamplerHints::default()
+            },
+            Sampling::JaegerRemote(_) => SamplerHints::default(),
         }
     }
 }
@@ -367,7 +398,7 @@ impl TracingConfig {
         self
     }
 
-    /// Adds a resource attribute describing where the service runs: the guide's
+    /// Adds a resource attribute describing where the service runs:
     /// `deployment.environment`, `service.namespace`, `cloud.provider`, `cloud.region`, ...
     /// (Jaeger shows them as process tags).
     pub fn resource_attribute(
@@ -405,11 +436,9 @@ impl TracingConfig {
     /// Sends spans to `exporter`, batched like the built-in exporters: a vendor's exporter, a
     /// test double, or one that discards for benchmarks.
     pub fn span_exporter<E: SpanExporter + 'static>(mut self, exporter: E) -> Self {
-        self.exporter = Some(ExporterChoice::Custom(Box::new(
-            move |builder, batch, limits| {
-                crate::init::with_batch_exporter(builder, exporter, "custom", batch, limits)
-            },
-        )));
+        self.exporter = Some(ExporterChoice::Custom(Box::new(move |settings| {
+            BatchProcessor::new(exporter, settings, CUSTOM_EXPORTER_NAME)
+        })));
         self
     }
 
@@ -420,7 +449,7 @@ impl TracingConfig {
     }
 
     /// Keeps `ratio` (`0.0..=1.0`) of new traces and follows the caller's decision for
-    /// propagated ones: the guide's `ParentBased(TraceIdRatioBased(0.1))`.
+    /// propagated ones: the SDK's `ParentBased(TraceIdRatioBased(ratio))`.
     pub fn sample_ratio(self, ratio: f64) -> Self {
         self.sampler(Sampling::parent_based_ratio(ratio))
     }
@@ -475,11 +504,12 @@ impl TracingConfig {
     }
 
     /// The exporter `init` will use (code, then environment, then
-    /// [`default_exporter`](Self::default_exporter), then OTLP gRPC to localhost); `None` for a
-    /// user's own exporter.
+    /// [`default_exporter`](Self::default_exporter), then OTLP gRPC to localhost); `Ok(None)`
+    /// for a user's own exporter. An invalid value of an exporter variable, or an invalid
+    /// exporter set in code, is the error `init` would return, not a default.
     ///
     /// ```
-    /// use maestro_trace::{Exporter, TracingConfig};
+    /// use maestro_trace::{Exporter, InitError, TracingConfig};
     ///
     /// let config = TracingConfig::from_lookup(|name| {
     ///     (name == "JAEGER_AGENT_HOST").then(|| "jaeger-agent".to_string())
@@ -487,10 +517,57 @@ impl TracingConfig {
     /// .default_exporter(Exporter::Console);
     /// assert_eq!(
     ///     config.effective_exporter(),
-    ///     Some(Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 })
+    ///     Ok(Some(Exporter::JaegerAgent { host: "jaeger-agent".into(), port: 6831 }))
     /// );
+    ///
+    /// let typo = TracingConfig::from_lookup(|name| {
+    ///     (name == "OTEL_TRACES_EXPORTER").then(|| "jaegr".to_string())
+    /// });
+    /// let Err(InitError::InvalidEnv { var, value, .. }) = typo.effective_exporter() else {
+    ///     panic!("an invalid exporter name is an error");
+    /// };
+    /// assert_eq!((var, value.as_str()), ("OTEL_TRACES_EXPORTER", "jaegr"));
     /// ```
-    pub fn effective_exporter(&self) -> Option<Exporter> {
+    pub fn effective_exporter(&self) -> Result<Option<Exporter>, InitError> {
+        self.check(&[Setting::Exporter])?;
+        Ok(self.exporter_or_default())
+    }
+
+    /// The `service.name` `init` will use: code or `OTEL_SERVICE_NAME`, then `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service`; an error if either variable is invalid.
+    pub fn effective_service_name(&self) -> Result<String, InitError> {
+        self.check(&[Setting::ServiceName, Setting::Resource])?;
+        Ok(self.service_name_or_default())
+    }
+
+    /// The sampling `init` will use (unset: `ParentBased(AlwaysOn)`, the OpenTelemetry default);
+    /// an error if `OTEL_TRACES_SAMPLER(_ARG)` or the sampler set in code is invalid.
+    pub fn effective_sampling(&self) -> Result<Sampling, InitError> {
+        self.check(&[Setting::Sampling])?;
+        Ok(self.sampling_or_default())
+    }
+
+    /// The propagators `init` will install (unset: W3C trace context and baggage); an error if
+    /// `OTEL_PROPAGATORS` is invalid.
+    pub fn effective_propagators(&self) -> Result<Vec<Propagator>, InitError> {
+        self.check(&[Setting::Propagators])?;
+        Ok(self.propagators_or_default())
+    }
+
+    /// The batch settings `init` will use; an error if an `OTEL_BSP_*` variable or a batch
+    /// setting in code is invalid.
+    pub fn effective_batch(&self) -> Result<BatchSettings, InitError> {
+        self.check(&[Setting::Batch])?;
+        Ok(self.batch)
+    }
+
+    /// The span limits `init` will use; an error if a limit variable is invalid.
+    pub fn effective_span_limits(&self) -> Result<SpanLimits, InitError> {
+        self.check(&[Setting::Limits])?;
+        Ok(self.limits)
+    }
+
+    pub(crate) fn exporter_or_default(&self) -> Option<Exporter> {
         match &self.exporter {
             Some(ExporterChoice::Builtin(exporter)) => Some(exporter.clone()),
             Some(ExporterChoice::Custom(_)) => None,
@@ -502,9 +579,7 @@ impl TracingConfig {
         }
     }
 
-    /// The `service.name` `init` will use: code or `OTEL_SERVICE_NAME`, then `service.name` in
-    /// `OTEL_RESOURCE_ATTRIBUTES`, then `unknown_service`.
-    pub fn effective_service_name(&self) -> String {
+    pub(crate) fn service_name_or_default(&self) -> String {
         let from_env_resource = self
             .env_resource
             .iter()
@@ -516,39 +591,53 @@ impl TracingConfig {
             .unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned())
     }
 
-    /// The sampling `init` will use (unset: `ParentBased(AlwaysOn)`, the OpenTelemetry default).
-    pub fn effective_sampling(&self) -> Sampling {
+    pub(crate) fn sampling_or_default(&self) -> Sampling {
         self.sampler
             .clone()
             .unwrap_or_else(|| Sampling::ParentBased(Box::new(Sampling::AlwaysOn)))
     }
 
-    /// The propagators `init` will install (unset: W3C trace context and baggage).
-    pub fn effective_propagators(&self) -> Vec<Propagator> {
+    pub(crate) fn propagators_or_default(&self) -> Vec<Propagator> {
         self.propagators
             .clone()
             .unwrap_or_else(|| vec![Propagator::TraceContext, Propagator::Baggage])
     }
 
-    /// The batch settings `init` will use.
-    pub fn effective_batch(&self) -> BatchSettings {
-        self.batch
+    /// The problems with `settings`, from the environment and from code, as one error.
+    fn check(&self, settings: &[Setting]) -> Result<(), InitError> {
+        let errors = self
+            .env_errors
+            .iter()
+            .cloned()
+            .chain(self.validate())
+            .filter(|(setting, _)| settings.contains(setting))
+            .map(|(_, error)| error)
+            .collect();
+        InitError::from_all(errors).map_or(Ok(()), Err)
     }
 
-    /// The span limits `init` will use.
-    pub fn effective_span_limits(&self) -> SpanLimits {
-        self.limits
+    /// Every problem, from the environment first, then from code: what `init` reports.
+    pub(crate) fn problems(&self) -> Option<InitError> {
+        let errors = self
+            .env_errors
+            .iter()
+            .cloned()
+            .chain(self.validate())
+            .map(|(_, error)| error)
+            .collect();
+        InitError::from_all(errors)
     }
 
     /// Checks the values set in code; environment values were checked when read.
-    pub(crate) fn validate(&self) -> Vec<InitError> {
-        let mut errors = Vec::new();
-        if let Some(sampling) = &self.sampler {
-            validate_sampling(sampling, &mut errors);
+    fn validate(&self) -> Vec<(Setting, InitError)> {
+        let mut sampling = Vec::new();
+        if let Some(sampler) = &self.sampler {
+            validate_sampling(sampler, &mut sampling);
         }
+        let mut batch_errors = Vec::new();
         let batch = &self.batch;
         if batch.max_queue_size == 0 {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "batch_queue_size",
                 0,
                 "at least 1 span",
@@ -558,27 +647,47 @@ impl TracingConfig {
         else if batch.max_export_batch_size == 0
             || batch.max_export_batch_size > batch.max_queue_size
         {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "batch_size",
                 batch.max_export_batch_size,
                 format!("between 1 and the queue size ({})", batch.max_queue_size),
             ));
         }
         if batch.export_timeout.is_zero() {
-            errors.push(InitError::invalid_config(
+            batch_errors.push(InitError::invalid_config(
                 "export_timeout",
                 "0s",
                 "a positive duration",
             ));
         }
-        if let Some(ExporterChoice::Builtin(exporter)) = &self.exporter {
-            validate_exporter(exporter, &mut errors);
+        let mut exporter = Vec::new();
+        if let Some(ExporterChoice::Builtin(chosen)) = &self.exporter {
+            validate_exporter(chosen, &mut exporter);
         }
-        if let Some(exporter) = &self.default_exporter {
-            validate_exporter(exporter, &mut errors);
+        if let Some(fallback) = &self.default_exporter {
+            validate_exporter(fallback, &mut exporter);
         }
-        errors
+        let tag = |setting: Setting, errors: Vec<InitError>| {
+            errors.into_iter().map(move |error| (setting, error))
+        };
+        tag(Setting::Sampling, sampling)
+            .chain(tag(Setting::Batch, batch_errors))
+            .chain(tag(Setting::Exporter, exporter))
+            .collect()
     }
+}
+
+/// Which part of the configuration a problem is in: what an `effective_*` accessor checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Setting {
+    Enabled,
+    ServiceName,
+    Resource,
+    Exporter,
+    Sampling,
+    Batch,
+    Limits,
+    Propagators,
 }
 
 fn validate_sampling(sampling: &Sampling, errors: &mut Vec<InitError>) {
@@ -645,7 +754,7 @@ fn validate_exporter(exporter: &Exporter, errors: &mut Vec<InitError>) {
             }
         }
         Exporter::JaegerCollector { endpoint } => {
-            if let Err(expected) = check_endpoint(endpoint, &["http"]) {
+            if let Err(expected) = crate::export::jaeger::check_collector_url(endpoint) {
                 errors.push(InitError::invalid_config(
                     "Jaeger collector endpoint",
                     endpoint,

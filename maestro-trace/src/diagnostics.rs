@@ -14,6 +14,21 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Counters since the process started (they survive `init` / shutdown cycles).
+///
+/// ```
+/// use maestro_trace::{init, span, TracingConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let before = maestro_trace::diagnostics();
+/// let tracing = init(TracingConfig::default().service_name("trainer").no_exporter())?;
+/// span!("load_training_dataset").in_scope(|| ());
+/// tracing.shutdown()?;
+/// let after = maestro_trace::diagnostics();
+/// // Nothing was lost on the way out (`no_exporter` queues nothing).
+/// assert_eq!(after.spans_dropped, before.spans_dropped);
+/// assert_eq!(after.export_errors, before.export_errors);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostics {
@@ -147,6 +162,16 @@ impl Counters {
 }
 
 /// The export counters now: spans queued, exported and dropped, failed exports, the last error.
+///
+/// ```
+/// let now = maestro_trace::diagnostics();
+/// // The detailed counters are parts of the totals.
+/// assert!(now.spans_dropped >= now.spans_dropped_queue_full);
+/// assert!(now.export_errors >= now.export_timeouts);
+/// if now.spans_dropped > 0 {
+///     eprintln!("maestro-trace lost spans: {now}");
+/// }
+/// ```
 pub fn diagnostics() -> Diagnostics {
     COUNTERS.snapshot()
 }

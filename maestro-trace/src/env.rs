@@ -7,76 +7,11 @@ use opentelemetry::KeyValue;
 
 use crate::config::{
     check_endpoint, Exporter, ExporterChoice, JaegerRemoteSampling, OtlpProtocol, OtlpSettings,
-    Propagator, Sampling, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, JAEGER_AGENT_PORT,
-    JAEGER_COLLECTOR_PORT,
+    Propagator, Sampling, Setting, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT,
+    JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT,
 };
+use crate::env_vars as var;
 use crate::error::InitError;
-
-/// The guide's on/off switch.
-pub const ENV_TRACING_ENABLED: &str = "TRACING_ENABLED";
-/// The standard OpenTelemetry off switch.
-pub const ENV_OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
-/// `service.name`.
-pub const ENV_OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
-/// Extra resource attributes, `key=value,key2=value2` (values percent-encoded).
-pub const ENV_OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
-/// Which exporter: `otlp`, `jaeger`, `console`, `none`.
-pub const ENV_OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
-/// OTLP endpoint for every signal.
-pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-/// OTLP endpoint for traces (wins over the generic one).
-pub const ENV_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-/// OTLP protocol for every signal: `grpc`, `http/protobuf`.
-pub const ENV_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-/// OTLP protocol for traces.
-pub const ENV_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-/// OTLP request headers, `key=value,...`.
-pub const ENV_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
-/// OTLP request headers for traces.
-pub const ENV_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
-/// OTLP request timeout in milliseconds.
-pub const ENV_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
-/// OTLP request timeout for traces in milliseconds.
-pub const ENV_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
-/// The guide's Jaeger agent host.
-pub const ENV_JAEGER_AGENT_HOST: &str = "JAEGER_AGENT_HOST";
-/// The guide's Jaeger agent port (6831: Thrift compact over UDP; 14268: the collector's Thrift
-/// over HTTP).
-pub const ENV_JAEGER_AGENT_PORT: &str = "JAEGER_AGENT_PORT";
-/// The standard name of the Jaeger agent host.
-pub const ENV_OTEL_JAEGER_AGENT_HOST: &str = "OTEL_EXPORTER_JAEGER_AGENT_HOST";
-/// The standard name of the Jaeger agent port.
-pub const ENV_OTEL_JAEGER_AGENT_PORT: &str = "OTEL_EXPORTER_JAEGER_AGENT_PORT";
-/// The Jaeger collector URL for Thrift over HTTP.
-pub const ENV_OTEL_JAEGER_ENDPOINT: &str = "OTEL_EXPORTER_JAEGER_ENDPOINT";
-/// The sampler.
-pub const ENV_OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
-/// The sampler's argument (the ratio).
-pub const ENV_OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
-/// Batch delay in milliseconds.
-pub const ENV_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
-/// Export timeout in milliseconds.
-pub const ENV_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
-/// Queue size in spans.
-pub const ENV_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
-/// Spans per export at most.
-pub const ENV_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
-/// Propagators, comma separated: `tracecontext`, `baggage`, `jaeger`, `none`.
-pub const ENV_OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
-/// Attributes per span at most.
-pub const ENV_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
-/// Events per span at most.
-pub const ENV_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
-/// Links per span at most.
-pub const ENV_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
-/// Attributes per event at most.
-pub const ENV_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
-/// Attributes per link at most.
-pub const ENV_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
-/// Longest attribute value, for spans.
-pub const ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
-/// Longest attribute value, for every signal.
-pub const ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
 
 impl TracingConfig {
     /// Reads the process environment.
@@ -103,7 +38,7 @@ impl TracingConfig {
     /// | `OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT` | bytes | no limit |
     ///
     /// With `OTEL_TRACES_EXPORTER` unset, setting `JAEGER_AGENT_HOST` or `JAEGER_AGENT_PORT`
-    /// selects the Jaeger transport, as in the guide's deployments: port 14268 is the
+    /// selects the Jaeger transport, as deployments of the Jaeger agent expect: port 14268 is the
     /// collector's Thrift over HTTP, any other port Thrift compact over UDP.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -128,22 +63,22 @@ impl TracingConfig {
         };
         let mut config = TracingConfig::default();
 
-        let tracing_enabled = env.bool(ENV_TRACING_ENABLED, &["true", "1"], &["false", "0"]);
-        let sdk_disabled = env.bool(ENV_OTEL_SDK_DISABLED, &["true"], &["false"]);
+        let tracing_enabled = env.bool(var::TRACING_ENABLED, &["true", "1"], &["false", "0"]);
+        let sdk_disabled = env.bool(var::OTEL_SDK_DISABLED, &["true"], &["false"]);
         if tracing_enabled == Some(false) || sdk_disabled == Some(true) {
             config.enabled = Some(false);
         } else if tracing_enabled == Some(true) {
             config.enabled = Some(true);
         }
 
-        if let Some(name) = env.get(ENV_OTEL_SERVICE_NAME) {
+        if let Some(name) = env.get(var::OTEL_SERVICE_NAME) {
             if name.trim().is_empty() {
-                env.invalid(ENV_OTEL_SERVICE_NAME, &name, "a non-empty service name");
+                env.invalid(var::OTEL_SERVICE_NAME, &name, "a non-empty service name");
             } else {
                 config.service_name = Some(name);
             }
         }
-        if let Some(pairs) = env.pairs(ENV_OTEL_RESOURCE_ATTRIBUTES) {
+        if let Some(pairs) = env.pairs(var::OTEL_RESOURCE_ATTRIBUTES) {
             config.env_resource = pairs
                 .into_iter()
                 .map(|(key, value)| KeyValue::new(key, value))
@@ -153,33 +88,39 @@ impl TracingConfig {
         config.exporter = env.exporter().map(ExporterChoice::Builtin);
         config.sampler = env.sampler();
 
-        if let Some(delay) = env.millis(ENV_BSP_SCHEDULE_DELAY) {
+        if let Some(delay) = env.millis(var::OTEL_BSP_SCHEDULE_DELAY) {
             config.batch.scheduled_delay = delay;
         }
-        if let Some(timeout) = env.millis(ENV_BSP_EXPORT_TIMEOUT) {
+        if let Some(timeout) = env.millis(var::OTEL_BSP_EXPORT_TIMEOUT) {
             config.batch.export_timeout = timeout;
         }
-        if let Some(size) = env.positive(ENV_BSP_MAX_QUEUE_SIZE) {
+        if let Some(size) = env.positive(var::OTEL_BSP_MAX_QUEUE_SIZE) {
             config.batch.max_queue_size = size;
         }
-        if let Some(size) = env.positive(ENV_BSP_MAX_EXPORT_BATCH_SIZE) {
+        if let Some(size) = env.positive(var::OTEL_BSP_MAX_EXPORT_BATCH_SIZE) {
             config.batch.max_export_batch_size = size;
         }
 
         let limits = &mut config.limits;
         for (var, slot) in [
             (
-                ENV_SPAN_ATTRIBUTE_COUNT_LIMIT,
+                var::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
                 &mut limits.max_attributes_per_span,
             ),
-            (ENV_SPAN_EVENT_COUNT_LIMIT, &mut limits.max_events_per_span),
-            (ENV_SPAN_LINK_COUNT_LIMIT, &mut limits.max_links_per_span),
             (
-                ENV_EVENT_ATTRIBUTE_COUNT_LIMIT,
+                var::OTEL_SPAN_EVENT_COUNT_LIMIT,
+                &mut limits.max_events_per_span,
+            ),
+            (
+                var::OTEL_SPAN_LINK_COUNT_LIMIT,
+                &mut limits.max_links_per_span,
+            ),
+            (
+                var::OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
                 &mut limits.max_attributes_per_event,
             ),
             (
-                ENV_LINK_ATTRIBUTE_COUNT_LIMIT,
+                var::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
                 &mut limits.max_attributes_per_link,
             ),
         ] {
@@ -188,8 +129,8 @@ impl TracingConfig {
             }
         }
         let value_length = env
-            .count(ENV_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)
-            .or_else(|| env.count(ENV_ATTRIBUTE_VALUE_LENGTH_LIMIT));
+            .count(var::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)
+            .or_else(|| env.count(var::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT));
         if let Some(length) = value_length {
             limits.max_attribute_value_length = Some(length as usize);
         }
@@ -203,7 +144,7 @@ impl TracingConfig {
 /// The environment being read, and the problems found so far.
 struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
-    errors: Vec<InitError>,
+    errors: Vec<(Setting, InitError)>,
 }
 
 impl Env<'_> {
@@ -212,8 +153,10 @@ impl Env<'_> {
     }
 
     fn invalid(&mut self, var: &'static str, value: &str, expected: impl Into<String>) {
-        self.errors
-            .push(InitError::invalid_env(var, value, expected));
+        self.errors.push((
+            setting_of(var),
+            InitError::invalid_env(var, value, expected),
+        ));
     }
 
     fn bool(&mut self, var: &'static str, truthy: &[&str], falsy: &[&str]) -> Option<bool> {
@@ -282,9 +225,14 @@ impl Env<'_> {
         }
     }
 
-    fn endpoint(&mut self, var: &'static str, schemes: &[&str]) -> Option<String> {
+    /// An endpoint URL, accepted when `check` accepts it (`Err` says what is expected).
+    fn endpoint(
+        &mut self,
+        var: &'static str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
         let raw = self.get(var)?;
-        match check_endpoint(raw.trim(), schemes) {
+        match check(raw.trim()) {
             Ok(()) => Some(raw.trim().to_owned()),
             Err(expected) => {
                 self.invalid(var, &raw, expected);
@@ -321,7 +269,7 @@ impl Env<'_> {
     }
 
     fn exporter(&mut self) -> Option<Exporter> {
-        let choice = match self.get(ENV_OTEL_TRACES_EXPORTER) {
+        let choice = match self.get(var::OTEL_TRACES_EXPORTER) {
             Some(raw) => {
                 let value = raw.trim().to_ascii_lowercase();
                 match value.as_str() {
@@ -335,7 +283,7 @@ impl Env<'_> {
                         } else {
                             "`otlp`, `jaeger`, `console` or `none`"
                         };
-                        self.invalid(ENV_OTEL_TRACES_EXPORTER, &raw, expected);
+                        self.invalid(var::OTEL_TRACES_EXPORTER, &raw, expected);
                         return None;
                     }
                 }
@@ -351,7 +299,7 @@ impl Env<'_> {
                 host: "localhost".to_owned(),
                 port: JAEGER_AGENT_PORT,
             })),
-            // The guide's deployments set only the agent variables.
+            // Deployments of the Jaeger agent set only the agent variables.
             None => match jaeger {
                 Some(jaeger) => Some(jaeger),
                 None => self.otlp_if_configured(),
@@ -361,13 +309,16 @@ impl Env<'_> {
 
     /// The Jaeger transport the Jaeger variables point at, if any is set.
     fn jaeger(&mut self) -> Option<Exporter> {
-        if let Some(endpoint) = self.endpoint(ENV_OTEL_JAEGER_ENDPOINT, &["http"]) {
+        if let Some(endpoint) = self.endpoint(
+            var::OTEL_EXPORTER_JAEGER_ENDPOINT,
+            crate::export::jaeger::check_collector_url,
+        ) {
             return Some(Exporter::JaegerCollector { endpoint });
         }
-        let host_var = [ENV_JAEGER_AGENT_HOST, ENV_OTEL_JAEGER_AGENT_HOST]
+        let host_var = [var::JAEGER_AGENT_HOST, var::OTEL_EXPORTER_JAEGER_AGENT_HOST]
             .into_iter()
             .find(|var| self.get(var).is_some());
-        let port_var = [ENV_JAEGER_AGENT_PORT, ENV_OTEL_JAEGER_AGENT_PORT]
+        let port_var = [var::JAEGER_AGENT_PORT, var::OTEL_EXPORTER_JAEGER_AGENT_PORT]
             .into_iter()
             .find(|var| self.get(var).is_some());
         if host_var.is_none() && port_var.is_none() {
@@ -386,7 +337,7 @@ impl Env<'_> {
             None => JAEGER_AGENT_PORT,
         };
         if port == 6832 {
-            let var = port_var.unwrap_or(ENV_JAEGER_AGENT_PORT);
+            let var = port_var.unwrap_or(var::JAEGER_AGENT_PORT);
             self.invalid(
                 var,
                 "6832",
@@ -406,19 +357,20 @@ impl Env<'_> {
     /// OTLP from the `OTEL_EXPORTER_OTLP_*` variables.
     fn otlp(&mut self) -> Exporter {
         let mut otlp = OtlpSettings::default();
-        let protocol = self.protocol(ENV_OTLP_TRACES_PROTOCOL);
-        let protocol = protocol.or_else(|| self.protocol(ENV_OTLP_PROTOCOL));
+        let protocol = self.protocol(var::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL);
+        let protocol = protocol.or_else(|| self.protocol(var::OTEL_EXPORTER_OTLP_PROTOCOL));
         if let Some(protocol) = protocol {
             otlp.protocol = protocol;
         }
-        let endpoint = self.endpoint(ENV_OTLP_TRACES_ENDPOINT, &["http"]);
-        otlp.endpoint = endpoint.or_else(|| self.endpoint(ENV_OTLP_ENDPOINT, &["http"]));
-        let headers = self.pairs(ENV_OTLP_TRACES_HEADERS);
+        let endpoint = self.endpoint(var::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, http_endpoint);
+        otlp.endpoint =
+            endpoint.or_else(|| self.endpoint(var::OTEL_EXPORTER_OTLP_ENDPOINT, http_endpoint));
+        let headers = self.pairs(var::OTEL_EXPORTER_OTLP_TRACES_HEADERS);
         otlp.headers = headers
-            .or_else(|| self.pairs(ENV_OTLP_HEADERS))
+            .or_else(|| self.pairs(var::OTEL_EXPORTER_OTLP_HEADERS))
             .unwrap_or_default();
-        let timeout = self.millis(ENV_OTLP_TRACES_TIMEOUT);
-        if let Some(timeout) = timeout.or_else(|| self.millis(ENV_OTLP_TIMEOUT)) {
+        let timeout = self.millis(var::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT);
+        if let Some(timeout) = timeout.or_else(|| self.millis(var::OTEL_EXPORTER_OTLP_TIMEOUT)) {
             otlp.timeout = timeout;
         }
         Exporter::Otlp(otlp)
@@ -427,14 +379,14 @@ impl Env<'_> {
     /// OTLP when any OTLP variable is set but no exporter was named.
     fn otlp_if_configured(&mut self) -> Option<Exporter> {
         let any = [
-            ENV_OTLP_ENDPOINT,
-            ENV_OTLP_TRACES_ENDPOINT,
-            ENV_OTLP_PROTOCOL,
-            ENV_OTLP_TRACES_PROTOCOL,
-            ENV_OTLP_HEADERS,
-            ENV_OTLP_TRACES_HEADERS,
-            ENV_OTLP_TIMEOUT,
-            ENV_OTLP_TRACES_TIMEOUT,
+            var::OTEL_EXPORTER_OTLP_ENDPOINT,
+            var::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            var::OTEL_EXPORTER_OTLP_PROTOCOL,
+            var::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+            var::OTEL_EXPORTER_OTLP_HEADERS,
+            var::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+            var::OTEL_EXPORTER_OTLP_TIMEOUT,
+            var::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
         ]
         .iter()
         .any(|var| self.get(var).is_some());
@@ -462,16 +414,16 @@ impl Env<'_> {
     }
 
     fn sampler(&mut self) -> Option<Sampling> {
-        let raw = self.get(ENV_OTEL_TRACES_SAMPLER)?;
+        let raw = self.get(var::OTEL_TRACES_SAMPLER)?;
         let name = raw.trim().to_ascii_lowercase();
         let ratio = |env: &mut Self| -> Option<f64> {
-            match env.get(ENV_OTEL_TRACES_SAMPLER_ARG) {
+            match env.get(var::OTEL_TRACES_SAMPLER_ARG) {
                 None => Some(1.0),
                 Some(arg) => match arg.trim().parse::<f64>() {
                     Ok(r) if (0.0..=1.0).contains(&r) => Some(r),
                     _ => {
                         env.invalid(
-                            ENV_OTEL_TRACES_SAMPLER_ARG,
+                            var::OTEL_TRACES_SAMPLER_ARG,
                             &arg,
                             "a ratio from 0.0 to 1.0, e.g. `0.1` to keep 10% of traces",
                         );
@@ -493,7 +445,7 @@ impl Env<'_> {
                 .map(|remote| Sampling::ParentBased(Box::new(Sampling::JaegerRemote(remote)))),
             _ => {
                 self.invalid(
-                    ENV_OTEL_TRACES_SAMPLER,
+                    var::OTEL_TRACES_SAMPLER,
                     &raw,
                     "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`, `jaeger_remote` or `parentbased_jaeger_remote`",
                 );
@@ -509,7 +461,7 @@ impl Env<'_> {
             Sampling::JaegerRemote(remote) => remote,
             _ => return None,
         };
-        let Some(raw) = self.get(ENV_OTEL_TRACES_SAMPLER_ARG) else {
+        let Some(raw) = self.get(var::OTEL_TRACES_SAMPLER_ARG) else {
             return Some(remote);
         };
         const EXPECTED: &str = "`endpoint=http://jaeger:5778/sampling,pollingIntervalMs=60000,initialSamplingRate=0.001` (each part optional)";
@@ -533,7 +485,7 @@ impl Env<'_> {
                 _ => None,
             };
             if parsed.is_none() {
-                self.invalid(ENV_OTEL_TRACES_SAMPLER_ARG, &raw, EXPECTED);
+                self.invalid(var::OTEL_TRACES_SAMPLER_ARG, &raw, EXPECTED);
                 return None;
             }
         }
@@ -541,7 +493,7 @@ impl Env<'_> {
     }
 
     fn propagators(&mut self) -> Option<Vec<Propagator>> {
-        let raw = self.get(ENV_OTEL_PROPAGATORS)?;
+        let raw = self.get(var::OTEL_PROPAGATORS)?;
         let mut propagators = Vec::new();
         for name in raw.split(',').map(|p| p.trim().to_ascii_lowercase()) {
             match name.as_str() {
@@ -551,7 +503,7 @@ impl Env<'_> {
                 "none" => {}
                 _ => {
                     self.invalid(
-                        ENV_OTEL_PROPAGATORS,
+                        var::OTEL_PROPAGATORS,
                         &raw,
                         format!(
                             "a comma-separated list of `tracecontext`, `baggage`, `jaeger` or `none` (`{name}` is not supported)"
@@ -566,7 +518,36 @@ impl Env<'_> {
     }
 }
 
+/// The part of the configuration `var` sets.
+fn setting_of(var: &str) -> Setting {
+    match var {
+        var::TRACING_ENABLED | var::OTEL_SDK_DISABLED => Setting::Enabled,
+        var::OTEL_SERVICE_NAME => Setting::ServiceName,
+        var::OTEL_RESOURCE_ATTRIBUTES => Setting::Resource,
+        var::OTEL_TRACES_SAMPLER | var::OTEL_TRACES_SAMPLER_ARG => Setting::Sampling,
+        var::OTEL_BSP_SCHEDULE_DELAY
+        | var::OTEL_BSP_EXPORT_TIMEOUT
+        | var::OTEL_BSP_MAX_QUEUE_SIZE
+        | var::OTEL_BSP_MAX_EXPORT_BATCH_SIZE => Setting::Batch,
+        var::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_SPAN_EVENT_COUNT_LIMIT
+        | var::OTEL_SPAN_LINK_COUNT_LIMIT
+        | var::OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT
+        | var::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
+        | var::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT => Setting::Limits,
+        var::OTEL_PROPAGATORS => Setting::Propagators,
+        // `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_*`, `JAEGER_AGENT_*`.
+        _ => Setting::Exporter,
+    }
+}
+
 /// `host:port`, bracketing IPv6 literals.
+/// An `http://` endpoint (OTLP; the scheme says TLS or not).
+fn http_endpoint(endpoint: &str) -> Result<(), String> {
+    check_endpoint(endpoint, &["http"])
+}
+
 fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")

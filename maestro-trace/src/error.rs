@@ -5,7 +5,26 @@ use std::fmt;
 use opentelemetry_sdk::error::OTelSdkError;
 
 /// Why [`init`](crate::init) could not set tracing up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` form is its message, so `fn main() -> Result<(), Box<dyn Error>>` prints what is
+/// wrong (`Error: invalid OTEL_TRACES_SAMPLER="sometimes": expected ...`); `{:#?}` shows the
+/// fields.
+///
+/// ```
+/// use maestro_trace::{InitError, TracingConfig};
+///
+/// let config = TracingConfig::from_lookup(|name| {
+///     (name == "OTEL_BSP_MAX_QUEUE_SIZE").then(|| "lots".to_string())
+/// });
+/// let error = maestro_trace::init(config).expect_err("an invalid queue size");
+/// assert_eq!(
+///     format!("{error:?}"),
+///     r#"invalid OTEL_BSP_MAX_QUEUE_SIZE="lots": expected a whole number greater than 0"#
+/// );
+/// assert!(matches!(error, InitError::InvalidEnv { var: "OTEL_BSP_MAX_QUEUE_SIZE", .. }));
+/// assert!(format!("{error:#?}").starts_with("InvalidEnv {"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InitError {
     /// An environment variable holds a value that is not accepted.
@@ -38,6 +57,9 @@ pub enum InitError {
     Several(Vec<InitError>),
     /// `init` was called while the guard of an earlier `init` is still alive.
     AlreadyInitialized,
+    /// `init` was called while a test capture (`maestro_trace::testing::capture`) is alive: the
+    /// capture owns the pipeline until it is dropped.
+    CaptureAlive,
 }
 
 impl InitError {
@@ -99,6 +121,48 @@ impl fmt::Display for InitError {
             InitError::AlreadyInitialized => f.write_str(
                 "tracing is already initialized: keep the first guard alive instead of calling init again",
             ),
+            InitError::CaptureAlive => f.write_str(
+                "a test capture is alive and owns the tracing pipeline: drop every `testing::capture()` before calling init, or run tests that call init in a test binary of their own",
+            ),
+        }
+    }
+}
+
+/// The message; with `{:#?}`, the variant and its fields.
+impl fmt::Debug for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            InitError::InvalidEnv {
+                var,
+                value,
+                expected,
+            } => f
+                .debug_struct("InvalidEnv")
+                .field("var", var)
+                .field("value", value)
+                .field("expected", expected)
+                .finish(),
+            InitError::InvalidConfig {
+                setting,
+                value,
+                expected,
+            } => f
+                .debug_struct("InvalidConfig")
+                .field("setting", setting)
+                .field("value", value)
+                .field("expected", expected)
+                .finish(),
+            InitError::Exporter { exporter, reason } => f
+                .debug_struct("Exporter")
+                .field("exporter", exporter)
+                .field("reason", reason)
+                .finish(),
+            InitError::Several(errors) => f.debug_tuple("Several").field(errors).finish(),
+            InitError::AlreadyInitialized => f.write_str("AlreadyInitialized"),
+            InitError::CaptureAlive => f.write_str("CaptureAlive"),
         }
     }
 }

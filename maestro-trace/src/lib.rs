@@ -37,29 +37,47 @@
 //! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
 //! OpenTelemetry context, shared by both.
 //!
-//! With the `tracing` cargo feature, `maestro_trace::tracing::layer()` brings the spans and events
-//! of `tracing` libraries into the same traces, and `maestro_trace::tracing::fmt_layer()` puts
-//! trace and span ids on log lines.
+//! # Cargo features
+//!
+//! - `actix` (default): `TracingMiddleware` for actix-web 4.
+//! - `awc`, `reqwest`: `send_traced()` client spans for those HTTP clients (`client` module).
+//! - `testing`: the `testing` module, an in-memory pipeline and assertions on captured spans
+//!   that run in parallel; enable it in `[dev-dependencies]`.
+//! - `tracing`: the `tracing` module: `tracing::layer()` brings the spans and events of `tracing`
+//!   libraries into the same traces, and `tracing::fmt_layer()` puts trace and span ids on log
+//!   lines.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 mod attributes;
 mod batch;
 #[cfg(any(feature = "awc", feature = "reqwest"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
 pub mod client;
 mod config;
 mod diagnostics;
 mod env;
+pub mod env_vars;
 mod error;
 pub mod export;
+#[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
+mod http;
 mod init;
 mod pipeline;
 mod processor;
 pub mod propagation;
+mod provider;
+mod runtime;
 mod sampling;
 mod span;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 #[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
 mod tree;
 
@@ -68,18 +86,19 @@ mod tree;
 pub mod __private;
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub use actix::{HttpSemconv, TracingMiddleware};
 pub use attributes::{
     attributes_of, ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes,
 };
+pub use batch::BatchSettings;
 pub use config::{
-    BatchSettings, Exporter, JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator,
-    Sampling, SpanLimits, TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, DEFAULT_SERVICE_NAME,
+    Exporter, JaegerRemoteSampling, OtlpProtocol, OtlpSettings, Propagator, Sampling, SpanLimits,
+    TracingConfig, DEFAULT_JAEGER_SAMPLING_ENDPOINT, DEFAULT_SERVICE_NAME,
     DEFAULT_SHUTDOWN_TIMEOUT, JAEGER_AGENT_PORT, JAEGER_COLLECTOR_PORT, OTLP_GRPC_PORT,
     OTLP_HTTP_PORT,
 };
 pub use diagnostics::{diagnostics, Diagnostics};
-pub use env::*;
 pub use error::{InitError, ShutdownError};
 pub use init::{init, TracingGuard};
 pub use span::{
@@ -97,6 +116,7 @@ pub use opentelemetry_sdk as sdk;
 /// The traits a traced program needs in scope: `use maestro_trace::prelude::*;`.
 pub mod prelude {
     #[cfg(any(feature = "awc", feature = "reqwest"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
     pub use crate::client::TracedRequest;
     pub use crate::span::TraceFutureExt;
     pub use crate::{event, record_errors, span, span_attrs, traced};

@@ -1,9 +1,10 @@
 //! The process-wide tracing pipeline: the on/off switch every macro checks first, and the tracer
 //! spans are started from.
 //!
-//! One pipeline is installed at a time, by [`crate::init`] or by [`crate::testing::capture`]. The
-//! disabled path is a single relaxed atomic load, so a `#[traced]` call with tracing off costs a
-//! branch and allocates nothing.
+//! [`crate::init`] installs the pipeline. While test captures are alive, their one shared
+//! pipeline (`crate::testing`) is installed over it and spans go there; the pipeline of `init`,
+//! if any, is current again once the last capture ends. The disabled path is a single relaxed
+//! atomic load, so a `#[traced]` call with tracing off costs a branch and allocates nothing.
 //!
 //! Starting a span needs the installed tracer. Each thread keeps the one it last used, tagged
 //! with the generation of the installation it came from: while nothing is reinstalled, a span
@@ -22,7 +23,10 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 pub(crate) const SCOPE_NAME: &str = "maestro-trace";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
-static PIPELINE: RwLock<Option<Pipeline>> = RwLock::new(None);
+static PIPELINE: RwLock<Installed> = RwLock::new(Installed {
+    by_init: None,
+    by_capture: None,
+});
 /// Bumped by every [`install`]: a thread's cached tracer from an older generation is stale.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -50,29 +54,8 @@ pub(crate) struct SamplerHints {
 }
 
 impl SamplerHints {
-    /// The hints for the configured sampling.
-    pub(crate) fn of(sampling: &crate::config::Sampling) -> Self {
-        use crate::config::Sampling;
-        match sampling {
-            Sampling::AlwaysOn => SamplerHints::ALWAYS_ON,
-            Sampling::AlwaysOff => SamplerHints::ALWAYS_OFF,
-            // Built as the SDK's parent-based sampler with its defaults: sampled parents (local
-            // or remote) are followed with always-on, unsampled ones with always-off.
-            Sampling::ParentBased(root) => SamplerHints {
-                drops_unsampled_children: true,
-                samples_sampled_children: true,
-                samples_roots: matches!(**root, Sampling::AlwaysOn),
-                ignores_names: SamplerHints::of(root).ignores_names,
-            },
-            Sampling::TraceIdRatio(_) => SamplerHints {
-                ignores_names: true,
-                ..SamplerHints::default()
-            },
-            _ => SamplerHints::default(),
-        }
-    }
-
     /// The hints for an SDK sampler (a parent-based one's root sampler cannot be inspected).
+    #[cfg(feature = "testing")]
     pub(crate) fn of_sdk(sampler: &opentelemetry_sdk::trace::Sampler) -> Self {
         use opentelemetry_sdk::trace::Sampler;
         match sampler {
@@ -92,14 +75,14 @@ impl SamplerHints {
         }
     }
 
-    const ALWAYS_ON: SamplerHints = SamplerHints {
+    pub(crate) const ALWAYS_ON: SamplerHints = SamplerHints {
         drops_unsampled_children: false,
         samples_sampled_children: true,
         samples_roots: true,
         ignores_names: true,
     };
 
-    const ALWAYS_OFF: SamplerHints = SamplerHints {
+    pub(crate) const ALWAYS_OFF: SamplerHints = SamplerHints {
         drops_unsampled_children: true,
         samples_sampled_children: false,
         samples_roots: false,
@@ -128,6 +111,19 @@ impl Pipeline {
             tracer,
             hints,
         }
+    }
+}
+
+/// The installed pipelines: the current one is the captures', if any, else that of `init`.
+#[derive(Debug)]
+struct Installed {
+    by_init: Option<Pipeline>,
+    by_capture: Option<Pipeline>,
+}
+
+impl Installed {
+    fn current(&self) -> Option<&Pipeline> {
+        self.by_capture.as_ref().or(self.by_init.as_ref())
     }
 }
 
@@ -169,7 +165,7 @@ pub(crate) fn active() -> Option<Rc<Active>> {
 fn refresh() -> Option<Rc<Active>> {
     let active = {
         let guard = PIPELINE.read().unwrap_or_else(PoisonError::into_inner);
-        let pipeline = guard.as_ref()?;
+        let pipeline = guard.current()?;
         Rc::new(Active {
             // Read under the lock: `install` bumps it under the write lock.
             generation: GENERATION.load(Ordering::Acquire),
@@ -191,17 +187,40 @@ pub(crate) fn with_tracer<R>(f: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
     active().map(|active| f(&active.tracer))
 }
 
-/// Installs `pipeline` (or none), returning the one it replaces. Also makes it the global
-/// OpenTelemetry provider so the raw `opentelemetry` API exports to the same place.
-pub(crate) fn install(pipeline: Option<Pipeline>) -> Option<Pipeline> {
+/// Installs the pipeline of `init` (or none). While captures are alive theirs stays current (see
+/// the module docs).
+pub(crate) fn install(pipeline: Option<Pipeline>) {
+    replace(|installed| &mut installed.by_init, pipeline);
+}
+
+/// Installs the test captures' shared pipeline (`None` once the last capture ends).
+#[cfg(feature = "testing")]
+pub(crate) fn install_capture(pipeline: Option<Pipeline>) {
+    replace(|installed| &mut installed.by_capture, pipeline);
+}
+
+/// Whether test captures are alive, so that `init` would not be the pipeline spans go to.
+pub(crate) fn capturing() -> bool {
+    PIPELINE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .by_capture
+        .is_some()
+}
+
+/// Replaces one slot of the installed pipelines, then makes the current one the global
+/// OpenTelemetry provider, so the raw `opentelemetry` API exports to the same place, and has
+/// every thread pick it up.
+fn replace(slot: impl FnOnce(&mut Installed) -> &mut Option<Pipeline>, pipeline: Option<Pipeline>) {
     install_panic_hook();
     let mut guard = PIPELINE.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(new) = &pipeline {
-        global::set_tracer_provider(new.provider.clone());
+    *slot(&mut guard) = pipeline;
+    let current = guard.current();
+    if let Some(current) = current {
+        global::set_tracer_provider(current.provider.clone());
     }
-    ENABLED.store(pipeline.is_some(), Ordering::Release);
+    ENABLED.store(current.is_some(), Ordering::Release);
     GENERATION.fetch_add(1, Ordering::AcqRel);
-    std::mem::replace(&mut *guard, pipeline)
 }
 
 thread_local! {

@@ -1,8 +1,9 @@
-//! Context propagation formats: W3C trace context and baggage (from the SDK) and Jaeger's
-//! `uber-trace-id`, combined into the global propagator that `init` installs.
+//! Context propagation formats: W3C trace context (our own, strict on what it accepts), W3C
+//! baggage (the SDK's) and Jaeger's `uber-trace-id`, combined into the global propagator that
+//! `init` installs.
 //!
-//! The Jaeger propagator is our own: `opentelemetry-jaeger-propagator` is published on an older
-//! OpenTelemetry line (0.32), and one version line across the workspace matters more than a
+//! The Jaeger propagator is our own too: `opentelemetry-jaeger-propagator` is published on an
+//! older OpenTelemetry line (0.32), and one version line across the workspace matters more than a
 //! forty-line format.
 
 use opentelemetry::propagation::{
@@ -11,7 +12,7 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 
 use crate::config::Propagator;
 
@@ -40,14 +41,20 @@ pub const TRACESTATE: &str = "tracestate";
 /// The most list-members a `tracestate` may carry.
 const MAX_TRACESTATE_MEMBERS: usize = 32;
 
-/// W3C Trace Context, parsed strictly by the specification's rules: what arrives from outside
-/// is untrusted input.
+/// W3C Trace Context (Level 2), parsed strictly by the specification's rules: what arrives from
+/// outside is untrusted input.
 ///
 /// The SDK's `TraceContextPropagator` accepts forms the specification rejects (a one-digit
 /// version or flags, a `+` sign inside the hex ids, which silently changes the trace id). Here an
 /// invalid or repeated `traceparent` is treated as absent, so the request starts a new trace; an
-/// invalid `tracestate` (a bad key or value, a repeated key, more than 32 members) is dropped
-/// while a valid `traceparent` is still honoured. Injection is the SDK's.
+/// invalid `tracestate` (a key or value outside the grammar, more than 32 members) is dropped
+/// whole while a valid `traceparent` is still honoured. A key repeated in `tracestate` keeps its
+/// first (most recent) member and drops the later ones, as the specification allows.
+///
+/// Keys follow the current grammar, `(lcalpha / DIGIT) 0*255(keychar)` with `@` allowed after the
+/// first character. The SDK's `TraceState` only holds keys of the older `tenant@system` form, so
+/// a `tracestate` with other keys (`foo@@bar`, `t@` and a 15-character system) is kept beside it
+/// and injected as received for as long as the trace and its state are unchanged.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -64,42 +71,113 @@ const MAX_TRACESTATE_MEMBERS: usize = 32;
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct W3cTraceContextPropagator {
-    inject: TraceContextPropagator,
+    _private: (),
 }
 
 impl W3cTraceContextPropagator {
     /// The propagator.
     pub fn new() -> Self {
-        W3cTraceContextPropagator {
-            inject: TraceContextPropagator::new(),
-        }
+        W3cTraceContextPropagator { _private: () }
     }
 }
 
 impl TextMapPropagator for W3cTraceContextPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-        self.inject.inject_context(cx, injector);
+        let span = cx.span();
+        let context = span.span_context();
+        if !context.is_valid() {
+            return;
+        }
+        injector.set(
+            TRACEPARENT,
+            format!(
+                "00-{}-{}-{:02x}",
+                context.trace_id(),
+                context.span_id(),
+                context.trace_flags() & TraceFlags::SAMPLED
+            ),
+        );
+        let received = cx
+            .get::<ReceivedTraceState>()
+            .filter(|received| received.describes(context));
+        injector.set(
+            TRACESTATE,
+            match received {
+                Some(received) => received.header.clone(),
+                None => context.trace_state().header(),
+            },
+        );
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         let Some(parent) = single(extractor, TRACEPARENT).and_then(parse_traceparent) else {
             return cx.clone();
         };
-        let state = extractor
+        let members = extractor
             .get_all(TRACESTATE)
             .and_then(|values| parse_tracestate(&values))
             .unwrap_or_default();
-        cx.with_remote_span_context(SpanContext::new(
+        // The SDK's `TraceState` predates the current key grammar: when it cannot hold every
+        // member, the full list travels beside it.
+        let (state, received) = match TraceState::from_key_value(members.iter().copied()) {
+            Ok(state) => (state, None),
+            Err(_) => {
+                let received = ReceivedTraceState::new(&members, parent.trace_id);
+                (received.state.clone(), Some(received))
+            }
+        };
+        let cx = cx.with_remote_span_context(SpanContext::new(
             parent.trace_id,
             parent.span_id,
             parent.flags,
             true,
             state,
-        ))
+        ));
+        match received {
+            Some(received) => cx.with_value(received),
+            None => cx,
+        }
     }
 
     fn fields(&self) -> FieldIter<'_> {
-        self.inject.fields()
+        // `FieldIter` borrows a slice of `String`s; the field names are built once.
+        static NAMES: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+        FieldIter::new(NAMES.get_or_init(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()]))
+    }
+}
+
+/// A received `tracestate` that the SDK's `TraceState` could not hold whole, kept in the
+/// context so that it is passed on as received.
+#[derive(Debug)]
+struct ReceivedTraceState {
+    trace_id: TraceId,
+    /// The part the SDK holds: while a span's state still equals it, nothing was changed.
+    state: TraceState,
+    header: String,
+}
+
+impl ReceivedTraceState {
+    /// `members` of `trace_id`, with the part of them the SDK's `TraceState` can hold (it
+    /// predates the current key grammar).
+    fn new(members: &[(&str, &str)], trace_id: TraceId) -> Self {
+        let held = members
+            .iter()
+            .copied()
+            .filter(|(key, _)| TraceState::from_key_value([(*key, "v")]).is_ok());
+        ReceivedTraceState {
+            trace_id,
+            state: TraceState::from_key_value(held).unwrap_or_default(),
+            header: members
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// Whether `context` still carries this state unchanged (same trace, same members).
+    fn describes(&self, context: &SpanContext) -> bool {
+        context.trace_id() == self.trace_id && *context.trace_state() == self.state
     }
 }
 
@@ -163,10 +241,11 @@ fn parse_traceparent(raw: &str) -> Option<TraceParent> {
     })
 }
 
-/// The `tracestate` list-members (possibly split over several headers), or `None` if any is
-/// invalid, a key repeats, or there are more than 32.
-fn parse_tracestate(values: &[&str]) -> Option<TraceState> {
+/// The `tracestate` list-members (possibly split over several headers) in order, a repeated key
+/// keeping its first member; `None` if any member is invalid or there are more than 32.
+fn parse_tracestate<'a>(values: &[&'a str]) -> Option<Vec<(&'a str, &'a str)>> {
     let mut members: Vec<(&str, &str)> = Vec::new();
+    let mut count = 0;
     for member in values.iter().flat_map(|v| v.split(',')) {
         let member = member.trim_matches([' ', '\t']);
         if member.is_empty() {
@@ -176,36 +255,26 @@ fn parse_tracestate(values: &[&str]) -> Option<TraceState> {
         if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
             return None;
         }
-        if members.iter().any(|(k, _)| *k == key) {
-            return None;
+        count += 1;
+        if !members.iter().any(|(k, _)| *k == key) {
+            members.push((key, value));
         }
-        members.push((key, value));
     }
-    if members.len() > MAX_TRACESTATE_MEMBERS {
-        return None;
-    }
-    TraceState::from_key_value(members).ok()
+    (count <= MAX_TRACESTATE_MEMBERS).then_some(members)
 }
 
-/// `lcalpha 0*255(lcalpha / DIGIT / "_" / "-"/ "*" / "/")`, or the multi-tenant
-/// `tenant@system` form.
+/// `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@")`.
 fn valid_tracestate_key(key: &str) -> bool {
-    fn part(s: &str, max: usize, first_digit_ok: bool) -> bool {
-        let Some(first) = s.bytes().next() else {
-            return false;
-        };
-        s.len() <= max
-            && (first.is_ascii_lowercase() || (first_digit_ok && first.is_ascii_digit()))
-            && s.bytes().all(|b| {
-                b.is_ascii_lowercase()
-                    || b.is_ascii_digit()
-                    || matches!(b, b'_' | b'-' | b'*' | b'/')
-            })
-    }
-    match key.split_once('@') {
-        Some((tenant, system)) => part(tenant, 241, true) && part(system, 14, false),
-        None => part(key, 256, false),
-    }
+    let Some(first) = key.bytes().next() else {
+        return false;
+    };
+    key.len() <= 256
+        && (first.is_ascii_lowercase() || first.is_ascii_digit())
+        && key.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
 }
 
 /// Up to 256 printable ASCII characters except `,` and `=`, not ending in a space.
@@ -428,28 +497,62 @@ mod tests {
         }
     }
 
+    /// The `tracestate` injected from the context extracted out of `traceparent` + `tracestate`.
+    fn forwarded_state(tracestate: &[&str]) -> String {
+        let mut headers = HashMap::new();
+        headers.insert(TRACEPARENT.to_owned(), VALID.to_owned());
+        let extractor = Headers(&headers, tracestate);
+        let cx = W3cTraceContextPropagator::new().extract(&extractor);
+        assert!(
+            cx.span().span_context().is_valid(),
+            "traceparent still honoured"
+        );
+        let mut out = HashMap::new();
+        W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
+        out.remove(TRACESTATE).unwrap_or_default()
+    }
+
+    /// A `traceparent` and any number of `tracestate` headers.
+    struct Headers<'a>(&'a HashMap<String, String>, &'a [&'a str]);
+
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            match key {
+                TRACESTATE => self.1.first().copied(),
+                _ => self.0.get(key).map(String::as_str),
+            }
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            vec![TRACEPARENT, TRACESTATE]
+        }
+
+        fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+            match key {
+                TRACESTATE => (!self.1.is_empty()).then(|| self.1.to_vec()),
+                _ => self.get(key).map(|v| vec![v]),
+            }
+        }
+    }
+
     #[test]
     fn tracestate_is_kept_when_valid_and_dropped_when_not() {
-        let state = |tracestate: &str| {
-            w3c(VALID, Some(tracestate))
-                .expect("traceparent still honoured")
-                .trace_state()
-                .header()
-        };
+        let state = |tracestate: &str| forwarded_state(&[tracestate]);
         assert_eq!(
             state("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
             "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
         );
         assert_eq!(state("tenant1@vendor=x, b=2"), "tenant1@vendor=x,b=2");
+        assert_eq!(state("9a=1"), "9a=1", "a key may start with a digit");
         for bad in [
             "Upper=1",
-            "a=1,a=2",
             "a=",
             "a=b=c",
             "=1",
             "a=x\u{1}y",
-            "9a=1",
-            "a@verylongsystemname=1",
+            "@a=1,b=2",
+            "a.b=1",
+            "a =1",
         ] {
             assert_eq!(state(bad), "", "{bad:?} must be dropped");
         }
@@ -457,6 +560,80 @@ mod tests {
         assert_eq!(state(&too_many.join(",")), "", "more than 32 members");
         let just_enough: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
         assert_eq!(state(&just_enough.join(",")), just_enough.join(","));
+    }
+
+    #[test]
+    fn tracestate_keys_follow_the_current_grammar_even_where_the_sdk_cannot_hold_them() {
+        let state = |tracestate: &[&str]| forwarded_state(tracestate);
+        for key in [
+            "foo@",
+            "foo@@bar",
+            "foo@bar@baz",
+            &format!("t@{}", "v".repeat(15)),
+            &format!("{}@v", "t".repeat(242)),
+            &"z".repeat(256),
+        ] {
+            assert_eq!(
+                state(&["foo=1", &format!("{key}=1,bar=2")]),
+                format!("foo=1,{key}=1,bar=2"),
+                "{key:?} is a valid key"
+            );
+        }
+        assert_eq!(state(&["foo=1", &format!("{}=1", "z".repeat(257))]), "");
+    }
+
+    #[test]
+    fn a_repeated_tracestate_key_keeps_its_first_member() {
+        let state = |tracestate: &[&str]| forwarded_state(tracestate);
+        assert_eq!(state(&["foo=1,foo=1"]), "foo=1");
+        assert_eq!(state(&["foo=1,foo=2"]), "foo=1");
+        assert_eq!(state(&["foo=1", "foo=2"]), "foo=1");
+        assert_eq!(state(&["foo@@bar=1,x=2,foo@@bar=3"]), "foo@@bar=1,x=2");
+        let repeats: Vec<String> = (0..33).map(|_| "k=v".to_owned()).collect();
+        assert_eq!(
+            state(&[&repeats.join(",")]),
+            "",
+            "33 members, even if repeated"
+        );
+    }
+
+    #[test]
+    fn a_received_tracestate_is_not_passed_on_for_another_trace_or_a_changed_state() {
+        let mut headers = HashMap::new();
+        headers.insert(TRACEPARENT.to_owned(), VALID.to_owned());
+        let extractor = Headers(&headers, &["foo@@bar=1,rojo=2"]);
+        let cx = W3cTraceContextPropagator::new().extract(&extractor);
+        let inject = |cx: &Context| {
+            let mut out = HashMap::new();
+            W3cTraceContextPropagator::new().inject_context(cx, &mut out);
+            out.remove(TRACESTATE).unwrap_or_default()
+        };
+        assert_eq!(inject(&cx), "foo@@bar=1,rojo=2");
+        let span = cx.span();
+        let parent = span.span_context();
+        let changed = parent
+            .trace_state()
+            .insert("congo", "x")
+            .expect("valid member");
+        let child = |trace_id: TraceId, state: TraceState| {
+            cx.with_remote_span_context(SpanContext::new(
+                trace_id,
+                SpanId::from(7_u64),
+                TraceFlags::SAMPLED,
+                false,
+                state,
+            ))
+        };
+        assert_eq!(
+            inject(&child(parent.trace_id(), parent.trace_state().clone())),
+            "foo@@bar=1,rojo=2",
+            "a child of the same trace passes it on"
+        );
+        assert_eq!(inject(&child(parent.trace_id(), changed)), "congo=x,rojo=2");
+        assert_eq!(
+            inject(&child(TraceId::from(9_u128), parent.trace_state().clone())),
+            "rojo=2"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use opentelemetry_sdk::trace::Sampler;
 
 use crate::config::Sampling;
 use crate::error::InitError;
-use crate::init::IoRuntime;
+use crate::runtime::IoRuntime;
 
 /// The SDK's sampler for `sampling`; Jaeger remote sampling polls on the I/O runtime.
 pub(crate) fn sampler(

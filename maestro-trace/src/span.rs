@@ -12,9 +12,11 @@ use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
-    Span as _, SpanBuilder, SpanId, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
+    Span as _, SpanBuilder, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
+    Tracer as _,
 };
-use opentelemetry::{Context, ContextGuard, KeyValue};
+use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
+use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
@@ -293,20 +295,47 @@ impl Drop for Span {
     }
 }
 
-/// Adds the `exception` event and sets status Error on the span in `cx`.
+/// Records an exception on the span in `cx`, if it is recording (see [`record_exception`]).
 fn mark_error(cx: &Context, type_name: &'static str, message: String) {
     let span = cx.span();
-    if !span.is_recording() {
-        return;
+    if span.is_recording() {
+        record_exception(&span, type_name, message);
     }
+}
+
+/// Records an exception as the semantic conventions do, the one place every span kind does it
+/// (spans of the macros, server and client spans): an `exception` event with `exception.type`
+/// and `exception.message`, and status Error with the message as its description.
+pub(crate) fn record_exception(
+    span: &SpanRef<'_>,
+    exception_type: impl Into<StringValue>,
+    message: String,
+) {
     span.add_event(
         EXCEPTION_EVENT,
         vec![
-            KeyValue::new("exception.type", type_name),
-            KeyValue::new("exception.message", message.clone()),
+            KeyValue::new(EXCEPTION_TYPE, exception_type.into()),
+            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
         ],
     );
     span.set_status(Status::error(message));
+}
+
+/// An error as a user reads it: its message, then the message of each of its sources, joined
+/// with `: ` (`io failure: permission denied`); a source whose message the text so far already
+/// contains is skipped (an error that prints its cause itself, as `anyhow` contexts do).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn record_on<A: SpanAttributes + ?Sized>(cx: &Context, group: &A) {
@@ -547,5 +576,53 @@ pub(crate) fn add_event(name: &'static str, attrs: usize, record: impl FnOnce(&m
         let mut attributes = Vec::with_capacity(attrs);
         record(&mut Recorder::new(&mut attributes));
         span.add_event(name, attributes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::io;
+
+    use super::error_chain;
+
+    /// An error whose message is `message`, caused by `source`.
+    #[derive(Debug)]
+    struct Failure {
+        message: String,
+        source: Option<io::Error>,
+    }
+
+    impl fmt::Display for Failure {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.message)
+        }
+    }
+
+    impl std::error::Error for Failure {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.source.as_ref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn an_error_reads_with_its_sources() {
+        let denied = || io::Error::new(io::ErrorKind::PermissionDenied, "permission denied");
+        let failure = Failure {
+            message: "io failure".into(),
+            source: Some(denied()),
+        };
+        assert_eq!(error_chain(&failure), "io failure: permission denied");
+        // A message that already prints its cause does not get it twice.
+        let failure = Failure {
+            message: "io failure: permission denied".into(),
+            source: Some(denied()),
+        };
+        assert_eq!(error_chain(&failure), "io failure: permission denied");
+        let alone = Failure {
+            message: "io failure".into(),
+            source: None,
+        };
+        assert_eq!(error_chain(&alone), "io failure");
     }
 }

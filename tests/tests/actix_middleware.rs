@@ -176,6 +176,11 @@ async fn status_rules_5xx_errors_4xx_unset() {
         "a 5xx response without an error object is an error too"
     );
     assert_eq!(unavailable.attr_str("error.type").as_deref(), Some("503"));
+    assert_eq!(
+        unavailable.status(),
+        Status::error("HTTP 503 Service Unavailable"),
+        "described as client spans describe a failed response"
+    );
     let missing = capture.span("GET /models/{id}");
     assert_eq!(
         missing.status(),
@@ -184,6 +189,28 @@ async fn status_rules_5xx_errors_4xx_unset() {
     );
     assert_eq!(missing.attr_i64("http.response.status_code"), Some(404));
     assert_eq!(missing.attr("error.type"), None);
+}
+
+#[actix_web::test]
+async fn unknown_method_is_other_and_the_span_named_http() {
+    let capture = testing::capture();
+    let service = test::init_service(app(TracingMiddleware::default())).await;
+    let method = actix_web::http::Method::from_bytes(b"PROPFIND").expect("a valid method token");
+    let req = test::TestRequest::default()
+        .method(method)
+        .uri("/nowhere")
+        .to_request();
+    let _ = test::read_body(test::call_service(&service, req).await).await;
+
+    let span = capture.span("HTTP");
+    assert_eq!(
+        span.attr_str("http.request.method").as_deref(),
+        Some("_OTHER")
+    );
+    assert_eq!(
+        span.attr_str("http.request.method_original").as_deref(),
+        Some("PROPFIND")
+    );
 }
 
 #[actix_web::test]
@@ -336,7 +363,7 @@ async fn unmatched_routes_are_named_by_method_only() {
 async fn excluded_urls_create_no_span() {
     let capture = testing::capture();
     let service = test::init_service(app(
-        TracingMiddleware::default().exclude_urls(maestro_trace::actix::GUIDE_EXCLUDED_URLS)
+        TracingMiddleware::default().exclude_urls(maestro_trace::actix::PROBE_URLS)
     ))
     .await;
     let res = test::call_service(
@@ -422,12 +449,12 @@ async fn request_hook_header_capture_redaction_and_trace_id_header() {
     for secret in ["authorization", "x-api-key", "x-internal-token"] {
         assert_eq!(
             header(&format!("http.request.header.{secret}")),
-            ["[REDACTED]"],
+            ["REDACTED"],
             "{secret}"
         );
     }
     assert_eq!(header("http.response.header.x-model-version"), ["v1.3"]);
-    assert_eq!(header("http.response.header.set-cookie"), ["[REDACTED]"]);
+    assert_eq!(header("http.response.header.set-cookie"), ["REDACTED"]);
     assert!(
         !format!("{:?}", span.attributes()).contains("sk-live-secret"),
         "no secret anywhere on the span"

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use maestro_trace::client::{TracedRequest, TracedRequestBody};
 use maestro_trace::otel::propagation::TextMapCompositePropagator;
@@ -103,6 +104,26 @@ fn assert_carries(received_traceparent: &str, client: &CapturedSpan) {
 }
 
 /// The attributes every successful GET to the test server records.
+/// `message` is `error`'s own message followed by each of its sources' not already in it, joined
+/// with `: `, and says what went wrong: the connection was refused.
+fn assert_chain(message: &str, error: &dyn std::error::Error) {
+    let mut expected = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        assert!(
+            message.contains(&text),
+            "{message:?} lacks the source {text:?}"
+        );
+        if !expected.contains(&text) {
+            expected = format!("{expected}: {text}");
+        }
+        source = cause.source();
+    }
+    assert_eq!(message, expected);
+    assert!(message.to_lowercase().contains("refused"), "{message:?}");
+}
+
 fn assert_get_attributes(client: &CapturedSpan, path: &str) {
     assert_eq!(client.kind(), SpanKind::Client);
     assert_eq!(client.status(), Status::Unset);
@@ -151,12 +172,15 @@ async fn reqwest_call_is_a_client_span_under_the_caller_and_the_servers_parent()
     assert_carries(&received, &client);
 }
 
-/// The two client spans of a 404 and a 500: both Error, `error.type` the code, no exception.
+/// The two client spans of a 404 and a 500: both Error described by the code and its reason,
+/// `error.type` the code, no exception.
 fn assert_error_statuses(capture: &testing::Capture) {
     let spans = capture.spans_named("GET");
     assert_eq!(spans.len(), 2);
-    for (span, code) in spans.iter().zip([404_i64, 500]) {
+    let descriptions = ["HTTP 404 Not Found", "HTTP 500 Internal Server Error"];
+    for ((span, code), description) in spans.iter().zip([404_i64, 500]).zip(descriptions) {
         assert!(span.is_error(), "{code} marks the client span");
+        assert_eq!(span.status(), Status::error(description));
         assert_eq!(span.attr_i64("http.response.status_code"), Some(code));
         assert_eq!(span.attr_str("error.type"), Some(code.to_string()));
         assert!(span.events().is_empty(), "a status is not an exception");
@@ -202,11 +226,10 @@ async fn reqwest_connection_refused_marks_the_span_and_returns_reqwests_error() 
         exception.attr_str("exception.type").as_deref(),
         Some("reqwest::error::Error")
     );
-    assert_eq!(
-        exception.attr_str("exception.message"),
-        Some(error.to_string())
-    );
-    assert_eq!(span.status(), Status::error(error.to_string()));
+    // reqwest's own message names the URL only; the cause is in its sources.
+    let message = exception.attr_str("exception.message").expect("a message");
+    assert_chain(&message, &error);
+    assert_eq!(span.status(), Status::error(message));
 }
 
 #[tokio::test]
@@ -291,6 +314,31 @@ async fn reqwest_url_full_has_no_credentials_or_signatures() {
         format!("http://{addr}/headers/authorization?sig=REDACTED&model=bert")
     );
     assert!(!capture.tree().contains("s3cret") && !capture.tree().contains("abc123"));
+}
+
+#[tokio::test]
+async fn reqwest_url_full_redacts_secret_query_parameters_whatever_their_case() {
+    let _serial = SERIAL.lock().await;
+    let capture = testing::capture();
+    let addr = server();
+    reqwest::Client::new()
+        .get(format!(
+            "http://{addr}/headers/x?Token=sk-live-1&ACCESS_TOKEN=a1&X-Amz-Credential=c1&model=bert"
+        ))
+        .send_traced()
+        .await
+        .expect("request succeeds");
+
+    let full = capture.span("GET").attr_str("url.full").expect("url.full");
+    assert_eq!(
+        full,
+        format!(
+            "http://{addr}/headers/x?Token=REDACTED&ACCESS_TOKEN=REDACTED&X-Amz-Credential=REDACTED&model=bert"
+        )
+    );
+    for secret in ["sk-live-1", "a1", "c1"] {
+        assert!(!capture.tree().contains(secret), "{secret} leaked");
+    }
 }
 
 #[tokio::test]
@@ -431,11 +479,9 @@ async fn awc_connection_refused_marks_the_span_and_returns_awcs_error() {
         exception.attr_str("exception.type").as_deref(),
         Some("awc::client::error::SendRequestError")
     );
-    assert_eq!(
-        exception.attr_str("exception.message"),
-        Some(error.to_string())
-    );
-    assert_eq!(span.status(), Status::error(error.to_string()));
+    let message = exception.attr_str("exception.message").expect("a message");
+    assert_chain(&message, &error);
+    assert_eq!(span.status(), Status::error(message));
 }
 
 #[actix_web::test]
@@ -467,13 +513,12 @@ async fn get_model(id: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok().body(format!("model-{id}"))
 }
 
-#[actix_web::test]
-async fn a_traced_server_continues_the_client_span() {
-    let _serial = SERIAL.lock().await;
-    let capture = testing::capture();
-    let server = HttpServer::new(|| {
+/// A server on 127.0.0.1 traced by `middleware`, serving `GET /models/{id}` on the current
+/// actix system; stop it with the handle.
+fn traced_server(middleware: TracingMiddleware) -> (SocketAddr, ServerHandle) {
+    let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingMiddleware::default())
+            .wrap(middleware.clone())
             .route("/models/{id}", web::get().to(get_model))
     })
     .workers(1)
@@ -484,6 +529,25 @@ async fn a_traced_server_continues_the_client_span() {
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
+    (addr, handle)
+}
+
+/// Waits for the server span `name`: it ends once its body is streamed, on the server's worker
+/// thread, a little after the client has its response.
+async fn server_span_ended(capture: &testing::Capture, name: &str) {
+    for _ in 0..100 {
+        if !capture.spans_named(name).is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_traced_server_continues_the_client_span() {
+    let _serial = SERIAL.lock().await;
+    let capture = testing::capture();
+    let (addr, handle) = traced_server(TracingMiddleware::default());
 
     let mut response = awc::Client::new()
         .get(format!("http://{addr}/models/bert"))
@@ -492,13 +556,7 @@ async fn a_traced_server_continues_the_client_span() {
         .await
         .expect("request succeeds");
     assert_eq!(response.body().await.expect("body"), "model-bert");
-    // The server span ends once its body is streamed, on the server's worker thread.
-    for _ in 0..100 {
-        if !capture.spans_named("GET /models/{id}").is_empty() {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-    }
+    server_span_ended(&capture, "GET /models/{id}").await;
     handle.stop(true).await;
 
     let caller = capture.span("load_remote_model");
@@ -507,6 +565,37 @@ async fn a_traced_server_continues_the_client_span() {
     assert!(client.is_child_of(&caller), "{}", capture.tree());
     assert!(served.is_child_of(&client), "{}", capture.tree());
     assert_eq!(served.kind(), SpanKind::Server);
+}
+
+/// The query of the server span and the `url.full` of the client span of one call, with the
+/// extra parameter `session_id` redacted on both sides.
+#[actix_web::test]
+async fn server_and_client_spans_redact_the_same_query_the_same_way() {
+    let _serial = SERIAL.lock().await;
+    maestro_trace::client::redact_query_params(["session_id"]);
+    let capture = testing::capture();
+    let (addr, handle) =
+        traced_server(TracingMiddleware::default().redact_query_params(["session_id"]));
+
+    let query = "Token=t1&SESSION_ID=s1&sig=g1&X-Goog-Signature=x1&Password=p1&auth=a1&page=2";
+    let mut response = awc::Client::new()
+        .get(format!("http://{addr}/models/bert?{query}"))
+        .send_traced()
+        .await
+        .expect("request succeeds");
+    assert_eq!(response.body().await.expect("body"), "model-bert");
+    server_span_ended(&capture, "GET /models/{id}").await;
+    handle.stop(true).await;
+
+    let redacted = "Token=REDACTED&SESSION_ID=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED\
+                    &Password=REDACTED&auth=REDACTED&page=2";
+    let served = capture.span("GET /models/{id}");
+    assert_eq!(served.attr_str("url.query").as_deref(), Some(redacted));
+    let client = capture.span("GET");
+    assert_eq!(
+        client.attr_str("url.full"),
+        Some(format!("http://{addr}/models/bert?{redacted}"))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

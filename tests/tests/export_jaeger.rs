@@ -542,3 +542,35 @@ fn jaeger_remote_sampling_applies_the_strategy_polled_from_jaeger() {
     }
     guard.shutdown().expect("shutdown");
 }
+
+/// `init` refuses a bad collector URL for the reason the collector exporter gives, not by a
+/// check of its own that could disagree.
+#[test]
+fn init_refuses_a_bad_collector_url_for_the_exporters_own_reason() {
+    use maestro_trace::export::jaeger::{JaegerCollectorExporter, JaegerExportError};
+
+    let _serial = serial();
+    for endpoint in [
+        "jaeger:14268",
+        "ftp://jaeger/api/traces",
+        "http://:14268/api/traces",
+    ] {
+        let reason = match JaegerCollectorExporter::new(endpoint) {
+            Err(JaegerExportError::InvalidCollectorUrl { reason, .. }) => reason,
+            other => panic!("{endpoint}: {other:?}"),
+        };
+        let error = init(
+            TracingConfig::default().exporter(Exporter::JaegerCollector {
+                endpoint: endpoint.into(),
+            }),
+        )
+        .expect_err("an invalid collector url fails init");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("invalid Jaeger collector endpoint {endpoint}: "))
+                && message.contains(&reason)
+                && message.contains("`http://jaeger:14268/api/traces`"),
+            "{message}"
+        );
+    }
+}

@@ -1,12 +1,13 @@
-//! The patterns of the guide "Distributed Tracing with OpenTelemetry", in Rust.
-//! (Automatic HTTP handler spans are covered with the actix-web middleware.)
+//! The tracing patterns of an ML platform's services, in Rust: attribute groups, spans around a
+//! block, a decorated job with nested spans, manual spans with events, error recording, and a
+//! training pipeline. (Automatic HTTP handler spans are covered with the actix-web middleware.)
 
 use std::time::Duration;
 
 use maestro_trace::otel::trace::Status;
 use maestro_trace::{event, record_errors, span, span_attrs, testing, traced, TraceFutureExt};
 
-// --- Attribute groups: the guide's model, training, tenant and resource attributes. ---
+// --- Attribute groups: model, training, tenant and resource attributes. ---
 
 #[span_attrs(prefix = "model")]
 #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! Property tests of context extraction from untrusted headers: whatever arrives, extraction
-//! never panics, accepts exactly what the W3C grammar accepts, and round-trips what it accepts.
+//! never panics, accepts exactly what the W3C grammar accepts, and round-trips what it accepts
+//! (a `tracestate` is passed on exactly when the current key grammar allows it).
 
 use std::collections::HashMap;
 
@@ -32,6 +33,34 @@ fn w3c_valid_v00(value: &str) -> bool {
         && hex(fields[3], 2)
         && fields[1].chars().any(|c| c != '0')
         && fields[2].chars().any(|c| c != '0')
+}
+
+/// What a service passes on for `tracestate` (with a valid `traceparent`): the header its
+/// outgoing `tracestate` carries.
+fn passed_on(tracestate: &str) -> String {
+    let map = HashMap::from([
+        (
+            "traceparent".to_owned(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+        ),
+        ("tracestate".to_owned(), tracestate.to_owned()),
+    ]);
+    let propagator = W3cTraceContextPropagator::new();
+    let cx = propagator.extract(&map);
+    let mut out = HashMap::new();
+    propagator.inject_context(&cx, &mut out);
+    out.remove("tracestate").unwrap_or_default()
+}
+
+/// The current `tracestate` key grammar, written independently of the implementation:
+/// `(lcalpha / DIGIT) 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@")`.
+fn w3c_valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-*/@".contains(c))
+        && key.len() <= 256
 }
 
 proptest! {
@@ -88,6 +117,26 @@ proptest! {
             prop_assert!(!value.is_empty() && !value.contains('='));
         }
         prop_assert!(header.split(',').filter(|m| !m.is_empty()).count() <= 32);
+    }
+
+    #[test]
+    fn a_tracestate_is_passed_on_exactly_when_every_member_follows_the_grammar(
+        members in proptest::collection::vec(("[a-z0-9@A-Z._*/-]{1,8}", "[a-z=]{0,3}"), 1..6),
+    ) {
+        let header: Vec<String> = members.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let valid = members
+            .iter()
+            .all(|(k, v)| w3c_valid_key(k) && !v.is_empty() && !v.contains('='));
+        let mut expected: Vec<String> = Vec::new();
+        if valid {
+            // A repeated key keeps its first member.
+            for (key, value) in &members {
+                if !expected.iter().any(|m| m.split_once('=').is_some_and(|(k, _)| k == key)) {
+                    expected.push(format!("{key}={value}"));
+                }
+            }
+        }
+        prop_assert_eq!(passed_on(&header.join(",")), expected.join(","));
     }
 
     #[test]

@@ -219,11 +219,18 @@ const INVALID: &[InvalidCase] = &[
         "0",
         "a port from 1 to 65535",
     ),
+    // Checked by the collector exporter's own rule, in the environment as in code.
     case(
         &[("OTEL_EXPORTER_JAEGER_ENDPOINT", "jaeger:14268")],
         "OTEL_EXPORTER_JAEGER_ENDPOINT",
         "jaeger:14268",
-        "absolute `http://` URL",
+        "an `http://` URL with a host, e.g. `http://jaeger:14268/api/traces`",
+    ),
+    case(
+        &[("OTEL_EXPORTER_JAEGER_ENDPOINT", "http://:14268/api/traces")],
+        "OTEL_EXPORTER_JAEGER_ENDPOINT",
+        "http://:14268/api/traces",
+        "an `http://` URL with a host, e.g. `http://jaeger:14268/api/traces`",
     ),
     case(
         &[("OTEL_TRACES_SAMPLER", "sometimes")],
@@ -416,18 +423,23 @@ fn lookup(vars: Vars) -> TracingConfig {
 fn precedence_between_code_environment_and_defaults() {
     // Code after `from_env` wins over the environment.
     let config = lookup(&[("OTEL_SERVICE_NAME", "from-env")]).service_name("from-code");
-    assert_eq!(config.effective_service_name(), "from-code");
+    assert_eq!(config.effective_service_name().as_deref(), Ok("from-code"));
     // OTEL_SERVICE_NAME wins over service.name inside OTEL_RESOURCE_ATTRIBUTES.
     let config = lookup(&[
         ("OTEL_SERVICE_NAME", "named"),
         ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr"),
     ]);
-    assert_eq!(config.effective_service_name(), "named");
+    assert_eq!(config.effective_service_name().as_deref(), Ok("named"));
     assert_eq!(
-        lookup(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr")]).effective_service_name(),
-        "attr"
+        lookup(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name=attr")])
+            .effective_service_name()
+            .as_deref(),
+        Ok("attr")
     );
-    assert_eq!(lookup(&[]).effective_service_name(), "unknown_service");
+    assert_eq!(
+        lookup(&[]).effective_service_name().as_deref(),
+        Ok("unknown_service")
+    );
 
     // The default exporter yields to the environment, a code exporter does not.
     let env_console = &[("OTEL_TRACES_EXPORTER", "console")][..];
@@ -435,33 +447,33 @@ fn precedence_between_code_environment_and_defaults() {
         lookup(&[])
             .default_exporter(Exporter::None)
             .effective_exporter(),
-        Some(Exporter::None)
+        Ok(Some(Exporter::None))
     );
     assert_eq!(
         env(env_console)
             .default_exporter(Exporter::None)
             .effective_exporter(),
-        Some(Exporter::Console)
+        Ok(Some(Exporter::Console))
     );
     assert_eq!(
         env(env_console)
             .exporter(Exporter::None)
             .effective_exporter(),
-        Some(Exporter::None)
+        Ok(Some(Exporter::None))
     );
     // Nothing configured: OTLP gRPC to localhost, the OpenTelemetry default.
     assert_eq!(
         lookup(&[]).effective_exporter(),
-        Some(Exporter::Otlp(OtlpSettings::default()))
+        Ok(Some(Exporter::Otlp(OtlpSettings::default())))
     );
 
     // The guide's agent variables alone select Jaeger's transports.
     assert_eq!(
         lookup(&[("JAEGER_AGENT_HOST", "jaeger-agent")]).effective_exporter(),
-        Some(Exporter::JaegerAgent {
+        Ok(Some(Exporter::JaegerAgent {
             host: "jaeger-agent".into(),
             port: 6831
-        })
+        }))
     );
     assert_eq!(
         lookup(&[
@@ -469,20 +481,20 @@ fn precedence_between_code_environment_and_defaults() {
             ("JAEGER_AGENT_PORT", "14268")
         ])
         .effective_exporter(),
-        Some(Exporter::JaegerCollector {
+        Ok(Some(Exporter::JaegerCollector {
             endpoint: "http://jaeger:14268/api/traces".into()
-        })
+        }))
     );
     assert_eq!(
         lookup(&[("OTEL_TRACES_EXPORTER", "jaeger")]).effective_exporter(),
-        Some(Exporter::JaegerAgent {
+        Ok(Some(Exporter::JaegerAgent {
             host: "localhost".into(),
             port: 6831
-        })
+        }))
     );
 
     // Signal-specific OTLP variables win over the generic ones.
-    let Some(Exporter::Otlp(otlp)) = lookup(&[
+    let Ok(Some(Exporter::Otlp(otlp))) = lookup(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://generic:4317"),
         (
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -523,25 +535,23 @@ fn precedence_between_code_environment_and_defaults() {
     ]);
     assert_eq!(
         config.effective_sampling(),
-        Sampling::parent_based_ratio(0.1)
+        Ok(Sampling::parent_based_ratio(0.1))
     );
     assert_eq!(
         config.effective_batch(),
-        BatchSettings {
+        Ok(BatchSettings {
             max_queue_size: 4096,
             scheduled_delay: Duration::from_millis(250),
             max_export_batch_size: 256,
             export_timeout: Duration::from_millis(2000),
-        }
+        })
     );
-    assert_eq!(config.effective_span_limits().max_attributes_per_span, 64);
-    assert_eq!(
-        config.effective_span_limits().max_attribute_value_length,
-        Some(1024)
-    );
+    let limits = config.effective_span_limits().expect("valid limits");
+    assert_eq!(limits.max_attributes_per_span, 64);
+    assert_eq!(limits.max_attribute_value_length, Some(1024));
     assert_eq!(
         config.effective_propagators(),
-        vec![Propagator::TraceContext, Propagator::Jaeger]
+        Ok(vec![Propagator::TraceContext, Propagator::Jaeger])
     );
     // Jaeger remote sampling from the environment, with the OpenTelemetry defaults filled in.
     assert_eq!(
@@ -553,20 +563,22 @@ fn precedence_between_code_environment_and_defaults() {
             ),
         ])
         .effective_sampling(),
-        Sampling::ParentBased(Box::new(Sampling::JaegerRemote(JaegerRemoteSampling {
-            endpoint: "http://jaeger:5778/sampling".into(),
-            poll_interval: Duration::from_secs(60),
-            initial: Box::new(Sampling::TraceIdRatio(0.25)),
-        })))
+        Ok(Sampling::ParentBased(Box::new(Sampling::JaegerRemote(
+            JaegerRemoteSampling {
+                endpoint: "http://jaeger:5778/sampling".into(),
+                poll_interval: Duration::from_secs(60),
+                initial: Box::new(Sampling::TraceIdRatio(0.25)),
+            }
+        ))))
     );
     assert_eq!(
         lookup(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")]).effective_sampling(),
-        Sampling::jaeger_remote("http://localhost:5778/sampling")
+        Ok(Sampling::jaeger_remote("http://localhost:5778/sampling"))
     );
 
     // Defaults: the guide's batch values, parent-based always-on, W3C propagation.
     let defaults = lookup(&[]);
-    assert_eq!(defaults.effective_batch(), BatchSettings::default());
+    assert_eq!(defaults.effective_batch(), Ok(BatchSettings::default()));
     assert_eq!(BatchSettings::default().max_queue_size, 2048);
     assert_eq!(BatchSettings::default().max_export_batch_size, 512);
     assert_eq!(
@@ -575,7 +587,144 @@ fn precedence_between_code_environment_and_defaults() {
     );
     assert_eq!(
         defaults.effective_propagators(),
-        vec![Propagator::TraceContext, Propagator::Baggage]
+        Ok(vec![Propagator::TraceContext, Propagator::Baggage])
+    );
+}
+
+#[test]
+fn effective_settings_name_an_invalid_variable_instead_of_showing_its_default() {
+    let invalid = |result: Result<(), InitError>, var: &str, value: &str, accepted: &str| {
+        let Err(InitError::InvalidEnv {
+            var: found,
+            value: found_value,
+            expected,
+        }) = &result
+        else {
+            panic!("{var}={value}: expected an InvalidEnv error, got {result:?}");
+        };
+        assert_eq!((*found, found_value.as_str()), (var, value));
+        assert!(expected.contains(accepted), "{var}: {expected}");
+    };
+    let config = lookup(&[
+        ("OTEL_TRACES_EXPORTER", "jaegr"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "lots"),
+        ("OTEL_SPAN_EVENT_COUNT_LIMIT", "-1"),
+        ("OTEL_PROPAGATORS", "b3"),
+        ("OTEL_SERVICE_NAME", " "),
+    ]);
+    for (result, var, value, accepted) in [
+        (
+            config.effective_exporter().map(drop),
+            "OTEL_TRACES_EXPORTER",
+            "jaegr",
+            "`otlp`, `jaeger`, `console` or `none`",
+        ),
+        (
+            config.effective_sampling().map(drop),
+            "OTEL_TRACES_SAMPLER",
+            "sometimes",
+            "`parentbased_traceidratio`",
+        ),
+        (
+            config.effective_batch().map(drop),
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "lots",
+            "a whole number greater than 0",
+        ),
+        (
+            config.effective_span_limits().map(drop),
+            "OTEL_SPAN_EVENT_COUNT_LIMIT",
+            "-1",
+            "a whole number from 0",
+        ),
+        (
+            config.effective_propagators().map(drop),
+            "OTEL_PROPAGATORS",
+            "b3",
+            "`tracecontext`, `baggage`, `jaeger` or `none`",
+        ),
+        (
+            config.effective_service_name().map(drop),
+            "OTEL_SERVICE_NAME",
+            " ",
+            "a non-empty service name",
+        ),
+    ] {
+        invalid(result, var, value, accepted);
+    }
+
+    // Each accessor reports the problems of its own setting only.
+    let one_bad = lookup(&[("OTEL_BSP_EXPORT_TIMEOUT", "soon")]);
+    assert!(one_bad.effective_batch().is_err());
+    assert_eq!(
+        one_bad.effective_service_name().as_deref(),
+        Ok("unknown_service")
+    );
+    // An invalid resource attribute list may hide `service.name`: the name is not known either.
+    let bad_resource = lookup(&[("OTEL_RESOURCE_ATTRIBUTES", "service.name")]);
+    invalid(
+        bad_resource.effective_service_name().map(drop),
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.name",
+        "`key=value` pairs",
+    );
+    // Values set in code are checked the same way.
+    let code = TracingConfig::default().sample_ratio(2.0);
+    assert!(
+        matches!(
+            code.effective_sampling(),
+            Err(InitError::InvalidConfig {
+                setting: "sample ratio",
+                ..
+            })
+        ),
+        "{:?}",
+        code.effective_sampling()
+    );
+}
+
+#[test]
+fn main_returning_the_init_error_prints_its_message_not_a_struct() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_init_from_main"))
+        .env_clear()
+        .env("OTEL_TRACES_SAMPLER", "sometimes")
+        .output()
+        .expect("the program runs");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "Error: invalid OTEL_TRACES_SAMPLER=\"sometimes\": expected `always_on`, `always_off`, \
+         `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, \
+         `parentbased_traceidratio`, `jaeger_remote` or `parentbased_jaeger_remote`\n"
+    );
+    assert!(output.stdout.is_empty(), "{output:?}");
+
+    // The same program with a valid environment runs.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_init_from_main"))
+        .env_clear()
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .output()
+        .expect("the program runs");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "tracing is set up\n"
+    );
+}
+
+#[test]
+fn init_errors_keep_a_structured_debug_form() {
+    let error = InitError::InvalidEnv {
+        var: "OTEL_BSP_MAX_QUEUE_SIZE",
+        value: "lots".into(),
+        expected: "a whole number greater than 0".into(),
+    };
+    assert_eq!(format!("{error:?}"), error.to_string());
+    assert_eq!(
+        format!("{error:#?}"),
+        "InvalidEnv {\n    var: \"OTEL_BSP_MAX_QUEUE_SIZE\",\n    value: \"lots\",\n    \
+         expected: \"a whole number greater than 0\",\n}"
     );
 }
 

@@ -98,6 +98,41 @@ fn attributes_keep_their_types_and_arguments_are_only_recorded_when_named() {
     );
 }
 
+#[traced("count_tokens", attrs(tokens, checksum, shard.sizes = shard_sizes))]
+fn count_tokens(tokens: u64, checksum: u128, shard_sizes: &[usize]) {
+    let _ = (tokens, checksum, shard_sizes);
+}
+
+#[test]
+fn an_attribute_keeps_the_type_of_its_rust_type_whatever_the_value() {
+    let capture = testing::capture();
+    let past_max = i64::MAX.unsigned_abs() + 1;
+    count_tokens(12, 7, &[1, 2]);
+    count_tokens(past_max, u128::MAX, &[1, usize::MAX]);
+
+    let spans = capture.spans_named("count_tokens");
+    let [small, large] = spans.as_slice() else {
+        panic!("two spans expected: {}", capture.tree());
+    };
+    // u64 is an Int for every value (clamped at i64::MAX), u128 a decimal string even when small,
+    // and one large element does not change an array's type.
+    assert_eq!(small.attr("tokens"), Some(Value::I64(12)));
+    assert_eq!(large.attr("tokens"), Some(Value::I64(i64::MAX)));
+    assert_eq!(small.attr("checksum"), Some(Value::from("7")));
+    assert_eq!(
+        large.attr("checksum"),
+        Some(Value::from(u128::MAX.to_string()))
+    );
+    assert_eq!(
+        small.attr("shard.sizes"),
+        Some(Value::Array(Array::I64(vec![1, 2])))
+    );
+    assert_eq!(
+        large.attr("shard.sizes"),
+        Some(Value::Array(Array::I64(vec![1, i64::MAX])))
+    );
+}
+
 #[traced("parse_config")]
 fn parse_config(raw: &str) -> Result<u32, std::num::ParseIntError> {
     let value: u32 = raw.parse()?;

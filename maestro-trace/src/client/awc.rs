@@ -15,6 +15,7 @@ use super::{
     ResponseOutcome, TracedRequest,
 };
 use crate::pipeline;
+use crate::span::error_chain;
 
 /// `awc`: the request is sent by [`ClientRequest::send`]; the output is its
 /// `Result<ClientResponse, SendRequestError>`. awc runs on actix's single-threaded runtime.
@@ -156,28 +157,16 @@ impl<S> ResponseOutcome for Result<ClientResponse<S>, SendRequestError> {
             Ok(response) => record_response(
                 span,
                 response.status().as_u16(),
-                protocol_version(response.version()),
+                crate::http::protocol_version!(response.version(), Version),
             ),
             Err(error) => record_failure(
                 span,
                 error_type(error),
                 std::any::type_name::<SendRequestError>(),
-                error.to_string(),
+                error_chain(error),
             ),
         }
     }
-}
-
-/// `network.protocol.version` for an HTTP version.
-fn protocol_version(version: Version) -> Option<&'static str> {
-    Some(match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => return None,
-    })
 }
 
 /// `error.type` for an awc send error: a short, low-cardinality kind.

@@ -7,13 +7,18 @@
 //!
 //! - name: the method (`GET`, `POST`, ...), or `HTTP` for a method outside the known set;
 //! - `http.request.method` (`_OTHER` plus `http.request.method_original` for an unknown method),
-//!   `server.address`, `server.port`, `url.full` (credentials and signed-URL query values
-//!   replaced by `REDACTED`), given at start so a sampler can see them;
+//!   `server.address`, `server.port`, `url.full` (userinfo and the values of secret query
+//!   parameters replaced by [`REDACTED`]: [`DEFAULT_REDACTED_QUERY_PARAMS`] and those of
+//!   [`redact_query_params`], names compared case-insensitively, the policy server spans follow),
+//!   given at start so a sampler can see them;
 //! - `http.response.status_code` and `network.protocol.version` when the response headers arrive;
 //!   the span ends then (reading the body is the caller's business);
 //! - status Error with `error.type` for a response with status 400 or above (`error.type` is the
-//!   code, e.g. `"404"`) and for a transport error (`error.type` is a short kind such as
-//!   `timeout`, `connect`, `dns` or `request`, plus an `exception` event with the client's error).
+//!   code, e.g. `"404"`, the description the code and its reason, `HTTP 404 Not Found`) and for a
+//!   transport error (`error.type` is a short kind such as `timeout`, `connect`, `dns` or
+//!   `request`, plus an `exception` event whose `exception.message`, like the description, is the
+//!   client's error followed by its sources: `error sending request for url (...): client error
+//!   (Connect): tcp connect error: Connection refused`).
 //!
 //! The response and the error are the client's own types, returned unchanged. With tracing
 //! disabled, `send_traced()` is the client's `send()` behind one branch.
@@ -26,8 +31,11 @@
 //! event.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::propagation::Injector;
@@ -35,14 +43,16 @@ use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::{get_active_span, SpanBuilder, SpanKind, SpanRef, Status, Tracer as _};
 use opentelemetry::{global, Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, HTTP_REQUEST_METHOD,
-    HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION,
-    SERVER_ADDRESS, SERVER_PORT, URL_FULL,
+    ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
+    URL_FULL,
 };
 use pin_project_lite::pin_project;
 
+use crate::http::{self, QueryRedaction};
 use crate::pipeline;
-use crate::span::{InSpan, Span, EXCEPTION_EVENT};
+use crate::span::{record_exception, InSpan, Span};
+
+pub use crate::http::{DEFAULT_REDACTED_QUERY_PARAMS, REDACTED};
 
 #[cfg(feature = "awc")]
 mod awc;
@@ -105,23 +115,6 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The span name for each method the semantic conventions know; `None` for any other method.
-fn known_method(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        "QUERY" => "QUERY",
-        _ => return None,
-    })
-}
-
 /// What an outgoing request looks like before it is sent.
 struct OutgoingRequest<'a> {
     method: &'a str,
@@ -138,20 +131,7 @@ struct OutgoingRequest<'a> {
 /// installed.
 fn start_client_span(request: &OutgoingRequest<'_>) -> Option<Context> {
     let mut attributes = Vec::with_capacity(6);
-    let name = match known_method(request.method) {
-        Some(method) => {
-            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, method));
-            method
-        }
-        None => {
-            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
-            attributes.push(KeyValue::new(
-                HTTP_REQUEST_METHOD_ORIGINAL,
-                request.method.to_owned(),
-            ));
-            "HTTP"
-        }
-    };
+    http::record_method(request.method, &mut attributes);
     if let Some(host) = request.host {
         let host = host
             .strip_prefix('[')
@@ -167,7 +147,7 @@ fn start_client_span(request: &OutgoingRequest<'_>) -> Option<Context> {
         redact_url(request.url).into_owned(),
     ));
 
-    let builder = SpanBuilder::from_name(name)
+    let builder = SpanBuilder::from_name(http::span_method(request.method))
         .with_kind(SpanKind::Client)
         .with_attributes(attributes);
     let parent = Context::current();
@@ -230,13 +210,13 @@ fn record_response(span: &SpanRef<'_>, status: u16, version: Option<&'static str
         span.set_attribute(KeyValue::new(NETWORK_PROTOCOL_VERSION, version));
     }
     if status >= 400 {
-        // The description stays empty: the status code already says what went wrong.
         span.set_attribute(KeyValue::new(ERROR_TYPE, status.to_string()));
-        span.set_status(Status::error(""));
+        span.set_status(Status::error(http::status_description(status)));
     }
 }
 
-/// Records a transport error: `error.type`, an `exception` event, status Error with the message.
+/// Records a transport error: `error.type`, an `exception` event, status Error with the message
+/// (the error's own followed by its sources').
 fn record_failure(
     span: &SpanRef<'_>,
     error_type: &'static str,
@@ -244,92 +224,87 @@ fn record_failure(
     message: String,
 ) {
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
-    span.add_event(
-        EXCEPTION_EVENT,
-        vec![
-            KeyValue::new(EXCEPTION_TYPE, exception_type),
-            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
-        ],
-    );
-    span.set_status(Status::error(message));
+    record_exception(span, exception_type, message);
 }
 
-/// Query parameters whose values the semantic conventions say to redact in `url.full`
-/// (signatures and credentials of pre-signed URLs).
-const SENSITIVE_QUERY_KEYS: [&str; 5] = [
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "sig",
-    "X-Goog-Signature",
-];
+/// The policy client spans redact with once extra parameters are configured (`None`: the
+/// defaults), replaced whole by [`redact_query_params`].
+static REDACTION: RwLock<Option<Arc<QueryRedaction>>> = RwLock::new(None);
+/// How many times [`REDACTION`] was replaced: a span only loads it (written at startup, so the
+/// load contends with nothing), and a thread re-reads the policy when it changed.
+static REDACTION_VERSION: AtomicU64 = AtomicU64::new(0);
 
-/// What `url.full` records for `url`: userinfo becomes `REDACTED:REDACTED` (`REDACTED` without a
-/// password) and the values of [`SENSITIVE_QUERY_KEYS`] become `REDACTED`.
+thread_local! {
+    /// This thread's copy of [`REDACTION`] and the version it is of.
+    static THREAD_REDACTION: RefCell<(u64, Option<Arc<QueryRedaction>>)> =
+        const { RefCell::new((0, None)) };
+}
+
+/// Also redacts the values of these query parameters in the `url.full` of every client span
+/// started afterwards, beyond [`DEFAULT_REDACTED_QUERY_PARAMS`] (`token`, `api_key`, `sig`,
+/// `X-Amz-Signature`, ... which always are). The clients' counterpart of
+/// `TracingMiddleware::redact_query_params`, with the same policy: names compared
+/// case-insensitively, values recorded as [`REDACTED`], userinfo always redacted. Process-wide,
+/// like the global propagator: call it once at startup, where the client is built.
+#[cfg_attr(
+    feature = "reqwest",
+    doc = r#"
+```
+use maestro_trace::client::TracedRequest;
+
+# #[tokio::main(flavor = "current_thread")]
+# async fn main() -> Result<(), Box<dyn std::error::Error>> {
+# let registry = std::net::TcpListener::bind("127.0.0.1:0")?;
+# let addr = registry.local_addr()?;
+# std::thread::spawn(move || {
+#     use std::io::{Read, Write};
+#     let (mut stream, _) = registry.accept()?;
+#     let mut request = [0; 4096];
+#     let _ = stream.read(&mut request)?;
+#     stream.write_all(b"HTTP/1.1 200 OK
+content-length: 0
+connection: close
+
+")
+# });
+maestro_trace::client::redact_query_params(["session_id"]);
+
+let capture = maestro_trace::testing::capture();
+let url = format!("http://{addr}/models?Session_ID=s-42&Token=sk-1&page=2");
+reqwest::Client::new().get(&url).send_traced().await?;
+
+let full = capture.span("GET").attr_str("url.full");
+assert_eq!(
+    full,
+    Some(format!("http://{addr}/models?Session_ID=REDACTED&Token=REDACTED&page=2"))
+);
+# Ok(()) }
+```
+"#
+)]
+pub fn redact_query_params<I: IntoIterator<Item = S>, S: AsRef<str>>(names: I) {
+    let mut current = REDACTION.write().unwrap_or_else(PoisonError::into_inner);
+    let mut policy = current.as_deref().cloned().unwrap_or_default();
+    policy.extend(names);
+    *current = Some(Arc::new(policy));
+    REDACTION_VERSION.fetch_add(1, Ordering::Release);
+}
+
+/// What `url.full` records for `url` (see [`redact_query_params`]), without taking a lock.
 fn redact_url(url: &str) -> Cow<'_, str> {
-    let authority_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[authority_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let userinfo = rest[..authority_len].rfind('@').map(|at| &rest[..at]);
-
-    let after_authority = authority_start + authority_len;
-    let fragment_start = url[after_authority..]
-        .find('#')
-        .map_or(url.len(), |i| after_authority + i);
-    let query = url[after_authority..fragment_start].find('?').map(|i| {
-        (
-            after_authority + i + 1,
-            &url[after_authority + i + 1..fragment_start],
-        )
-    });
-    let sensitive_query = query.is_some_and(|(_, query)| {
-        query
-            .split('&')
-            .any(|pair| is_sensitive_pair(pair).is_some())
-    });
-    if userinfo.is_none() && !sensitive_query {
-        return Cow::Borrowed(url);
+    static DEFAULTS: QueryRedaction = QueryRedaction::new();
+    let version = REDACTION_VERSION.load(Ordering::Acquire);
+    if version == 0 {
+        return DEFAULTS.url(url);
     }
-
-    let mut out = String::with_capacity(url.len());
-    out.push_str(&url[..authority_start]);
-    match userinfo {
-        Some(userinfo) => {
-            out.push_str(if userinfo.contains(':') {
-                "REDACTED:REDACTED"
-            } else {
-                "REDACTED"
-            });
-            out.push_str(&rest[userinfo.len()..authority_len]);
+    THREAD_REDACTION.with(|copy| {
+        let mut copy = copy.borrow_mut();
+        if copy.0 != version {
+            let current = REDACTION.read().unwrap_or_else(PoisonError::into_inner);
+            *copy = (version, current.clone());
         }
-        None => out.push_str(&rest[..authority_len]),
-    }
-    match query {
-        Some((query_start, query)) if sensitive_query => {
-            out.push_str(&url[after_authority..query_start]);
-            for (i, pair) in query.split('&').enumerate() {
-                if i > 0 {
-                    out.push('&');
-                }
-                match is_sensitive_pair(pair) {
-                    Some(key) => {
-                        out.push_str(key);
-                        out.push_str("=REDACTED");
-                    }
-                    None => out.push_str(pair),
-                }
-            }
-            out.push_str(&url[fragment_start..]);
-        }
-        _ => out.push_str(&url[after_authority..]),
-    }
-    Cow::Owned(out)
-}
-
-/// The key of a `key=value` query pair whose value must be redacted.
-fn is_sensitive_pair(pair: &str) -> Option<&str> {
-    let (key, _) = pair.split_once('=')?;
-    SENSITIVE_QUERY_KEYS.contains(&key).then_some(key)
+        copy.1.as_deref().unwrap_or(&DEFAULTS).url(url)
+    })
 }
 
 #[cfg(test)]
@@ -337,63 +312,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_without_secrets_are_borrowed_unchanged() {
-        for url in [
-            "http://127.0.0.1:8080/models/42",
-            "https://registry.example.com/models?name=bert&page=2#top",
-            "https://[::1]:8443/",
-            "http://example.com",
-        ] {
-            assert!(
-                matches!(redact_url(url), Cow::Borrowed(u) if u == url),
-                "{url}"
-            );
-        }
-    }
-
-    #[test]
-    fn credentials_are_redacted() {
+    fn every_thread_redacts_with_the_latest_policy() {
+        redact_query_params(["first"]);
+        assert_eq!(redact_url("http://h/?first=1"), "http://h/?first=REDACTED");
+        redact_query_params(["second"]);
         assert_eq!(
-            redact_url("https://alice:s3cret@registry.example.com:8443/models?x=1"),
-            "https://REDACTED:REDACTED@registry.example.com:8443/models?x=1"
+            redact_url("http://h/?first=1&second=2"),
+            "http://h/?first=REDACTED&second=REDACTED"
         );
+        let elsewhere = std::thread::spawn(|| redact_url("http://h/?second=2").into_owned());
         assert_eq!(
-            redact_url("http://token@example.com/"),
-            "http://REDACTED@example.com/"
+            elsewhere.join().expect("the thread redacts"),
+            "http://h/?second=REDACTED"
         );
-        assert_eq!(
-            redact_url("http://a:b@example.com"),
-            "http://REDACTED:REDACTED@example.com"
-        );
-        // An `@` in the path is not userinfo.
-        assert!(matches!(
-            redact_url("http://example.com/users/@alice"),
-            Cow::Borrowed(_)
-        ));
-    }
-
-    #[test]
-    fn signed_url_query_values_are_redacted_keys_kept() {
-        assert_eq!(
-            redact_url("https://bucket.s3.amazonaws.com/w.bin?X-Amz-Signature=abc&color=blue&sig=def#frag"),
-            "https://bucket.s3.amazonaws.com/w.bin?X-Amz-Signature=REDACTED&color=blue&sig=REDACTED#frag"
-        );
-        assert_eq!(
-            redact_url("https://u:p@host/?sig=1"),
-            "https://REDACTED:REDACTED@host/?sig=REDACTED"
-        );
-        // Matching is case-sensitive, as the conventions require.
-        assert!(matches!(
-            redact_url("https://host/?SIG=1"),
-            Cow::Borrowed(_)
-        ));
-    }
-
-    #[test]
-    fn unknown_methods_are_not_span_names() {
-        assert_eq!(known_method("GET"), Some("GET"));
-        assert_eq!(known_method("QUERY"), Some("QUERY"));
-        assert_eq!(known_method("get"), None);
-        assert_eq!(known_method("PROPFIND"), None);
     }
 }

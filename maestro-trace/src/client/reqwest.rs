@@ -11,6 +11,7 @@ use super::{
     OutgoingRequest, ResponseOutcome, TracedRequest,
 };
 use crate::pipeline;
+use crate::span::error_chain;
 
 /// `reqwest`: the request is sent by [`RequestBuilder::send`]; the output is its
 /// `Result<Response, reqwest::Error>`, and the future is `Send` like reqwest's own.
@@ -71,7 +72,7 @@ impl ResponseOutcome for Result<Response, Error> {
             Ok(response) => record_response(
                 span,
                 response.status().as_u16(),
-                protocol_version(response.version()),
+                crate::http::protocol_version!(response.version(), Version),
             ),
             Err(error) => record_failure(
                 span,
@@ -83,10 +84,10 @@ impl ResponseOutcome for Result<Response, Error> {
     }
 }
 
-/// The error's message, with its URL as `url.full` records it (reqwest's message ends with the
-/// URL, whose signed-URL query values must not leak into the span either).
+/// The error's message and its sources', with its URL as `url.full` records it (reqwest's
+/// message ends with the URL, whose secret query values must not leak into the span either).
 fn redacted_message(error: &Error) -> String {
-    let message = error.to_string();
+    let message = error_chain(error);
     match error
         .url()
         .map(|url| (url.as_str(), redact_url(url.as_str())))
@@ -94,18 +95,6 @@ fn redacted_message(error: &Error) -> String {
         Some((url, Cow::Owned(redacted))) => message.replace(url, &redacted),
         _ => message,
     }
-}
-
-/// `network.protocol.version` for an HTTP version.
-fn protocol_version(version: Version) -> Option<&'static str> {
-    Some(match version {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_11 => "1.1",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => return None,
-    })
 }
 
 /// `error.type` for a reqwest error: a short, low-cardinality kind.

@@ -6,7 +6,7 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 
 use crate::config::{OtlpProtocol, OtlpSettings};
 use crate::error::InitError;
-use crate::init::IoRuntime;
+use crate::runtime::IoRuntime;
 
 /// The endpoint to send to: the configured one or the protocol's default; for HTTP,
 /// `/v1/traces` is appended to a URL without a path.

@@ -1,9 +1,9 @@
 //! `tracing` field values as typed span attributes, and the `otel.*` fields that steer a span.
 //!
 //! Values keep their type through maestro-trace's own attribute rules
-//! ([`AttributeValue`]): `i64` and `u64` that fit stay integers (a larger one becomes its exact
-//! decimal string), floats stay `f64`, booleans `bool`, strings strings; a `?debug` or `%display`
-//! value and an error become the string it formats to. `otel.*` keys are reserved: the four that
+//! ([`AttributeValue`], the one owner of the integer, float and string mappings): integers stay
+//! integers, floats `f64`, booleans `bool`, strings strings; a `?debug` or `%display` value and
+//! an error become the string it formats to. `otel.*` keys are reserved: the four that
 //! tracing-opentelemetry reads steer the span, any other is not recorded.
 
 use std::borrow::Cow;

@@ -17,8 +17,8 @@ use opentelemetry_sdk::Resource;
 
 use super::thrift::{Log, Process, Span, SpanRef, SpanRefType, Tag, TagValue};
 
-/// The service name used when the resource has none (the SDK's own default).
-const UNKNOWN_SERVICE: &str = crate::DEFAULT_SERVICE_NAME;
+/// The service name of a process whose resource has none (the SDK's own default).
+const UNKNOWN_SERVICE: &str = crate::config::DEFAULT_SERVICE_NAME;
 const SERVICE_NAME: &str = "service.name";
 
 // Tag keys from the specification.
