@@ -176,3 +176,49 @@ fn a_users_own_fmt_configuration_keeps_its_settings() {
         " INFO idle outside any span"
     );
 }
+
+async fn get_model(path: actix_web::web::Path<String>) -> actix_web::HttpResponse {
+    tracing::info!(model.id = %path, "model served");
+    actix_web::HttpResponse::Ok().finish()
+}
+
+#[actix_web::test]
+async fn a_request_log_line_and_the_trace_id_header_lead_to_the_same_trace() {
+    use actix_web::{test as actix_test, web, App};
+    use maestro_trace::TracingMiddleware;
+
+    let capture = testing::capture();
+    let lines = Lines::default();
+    let _subscriber = tracing::subscriber::set_default(
+        tracing_subscriber::registry()
+            .with(maestro_trace::tracing::layer())
+            .with(maestro_trace::tracing::json_fmt_layer().with_writer(lines.clone())),
+    );
+    let service = actix_test::init_service(
+        App::new()
+            .wrap(TracingMiddleware::default().trace_id_response_header("x-trace-id"))
+            .route("/models/{id}", web::get().to(get_model)),
+    )
+    .await;
+    let response = actix_test::call_service(
+        &service,
+        actix_test::TestRequest::get()
+            .uri("/models/bert-base")
+            .to_request(),
+    )
+    .await;
+    let header = response
+        .headers()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    drop(response);
+
+    let server = capture.span("GET /models/{id}");
+    let line: serde_json::Value =
+        serde_json::from_str(&lines.line("model served")).expect("a JSON line");
+    assert_eq!(line["trace_id"], server.trace_id().to_string(), "{line}");
+    assert_eq!(line["span_id"], server.span_id().to_string(), "{line}");
+    assert_eq!(line["fields"]["model.id"], "bert-base", "{line}");
+    assert_eq!(header, Some(server.trace_id().to_string()));
+}
