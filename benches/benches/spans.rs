@@ -1,7 +1,8 @@
 //! Time per call of one instrumented function, for maestro-trace and its peers, in one run.
 //!
 //! Groups are pipelines ([`Setup::name`]: `maestro_sampled`, `sdk_in_span`, `tracing_otel`, ...);
-//! the functions in each are the variants (`sync`, `async`, `nested`, `attrs3`, `struct`).
+//! the functions in each are the variants (`sync`, `async`, `nested`, `attrs3`, `struct`, and
+//! for the `tracing` rows `event`: a span with one event inside).
 //! `benches/scripts/report.py` reads the medians criterion writes under
 //! `target/criterion/<group>/<variant>/new/estimates.json`.
 
@@ -67,6 +68,15 @@ fn bench_setup(c: &mut Criterion, setup: Setup) {
             });
         }
     });
+    if setup.is_tracing() {
+        group.bench_function("event", |b| {
+            iter_calls(
+                b,
+                &installed,
+                &maestro_trace_benches::tracing_otel::with_event,
+            )
+        });
+    }
     group.finish();
     if setup.exports() {
         // Not a measurement: a check that the rows measured export, not the drop path.

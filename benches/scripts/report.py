@@ -27,12 +27,15 @@ ROWS = [
     ("sdk_in_span", "raw SDK `in_span`"),
     ("sdk_start_end", "raw SDK `start` + `end`"),
     ("tracing_otel", "tracing `#[instrument]` + tracing-opentelemetry"),
+    ("tracing_bridge", "tracing `#[instrument]` + maestro-trace bridge"),
+    ("tracing_otel_maestro", "tracing-opentelemetry on maestro-trace's pipeline"),
     ("fastrace", "fastrace `#[trace]`"),
 ]
 VARIANTS = ["sync", "async", "nested", "attrs3", "struct"]
 SPANS_PER_CALL = {"nested": 11}
 # The rows that export spans: the comparison the contract is about.
-SAMPLED = ["maestro_sampled", "sdk_in_span", "sdk_start_end", "tracing_otel", "fastrace"]
+SAMPLED = ["maestro_sampled", "sdk_in_span", "sdk_start_end", "tracing_otel", "tracing_bridge",
+           "tracing_otel_maestro", "fastrace"]
 
 
 def read_medians(criterion_dir):

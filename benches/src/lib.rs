@@ -156,13 +156,19 @@ pub enum Setup {
     SdkStartEnd,
     /// `tracing` `#[instrument]` + tracing-opentelemetry on the SDK.
     Tracing,
+    /// The same `#[instrument]` functions bridged by `maestro_trace::tracing::layer()` into
+    /// maestro-trace's sampled pipeline.
+    TracingBridge,
+    /// tracing-opentelemetry on maestro-trace's pipeline (through the global tracer it installs):
+    /// the same pipeline as [`Setup::TracingBridge`].
+    TracingOtelMaestro,
     /// fastrace `#[trace]`.
     Fastrace,
 }
 
 impl Setup {
     /// Every row, in table order.
-    pub const ALL: [Setup; 9] = [
+    pub const ALL: [Setup; 11] = [
         Setup::Bare,
         Setup::MaestroDisabled,
         Setup::MaestroUnsampledRoot,
@@ -171,6 +177,8 @@ impl Setup {
         Setup::SdkInSpan,
         Setup::SdkStartEnd,
         Setup::Tracing,
+        Setup::TracingBridge,
+        Setup::TracingOtelMaestro,
         Setup::Fastrace,
     ];
 
@@ -185,6 +193,8 @@ impl Setup {
             Setup::SdkInSpan => "sdk_in_span",
             Setup::SdkStartEnd => "sdk_start_end",
             Setup::Tracing => "tracing_otel",
+            Setup::TracingBridge => "tracing_bridge",
+            Setup::TracingOtelMaestro => "tracing_otel_maestro",
             Setup::Fastrace => "fastrace",
         }
     }
@@ -197,7 +207,17 @@ impl Setup {
                 | Setup::SdkInSpan
                 | Setup::SdkStartEnd
                 | Setup::Tracing
+                | Setup::TracingBridge
+                | Setup::TracingOtelMaestro
                 | Setup::Fastrace
+        )
+    }
+
+    /// Whether its spans are `tracing` spans (which also get the `event` variant).
+    pub fn is_tracing(self) -> bool {
+        matches!(
+            self,
+            Setup::Tracing | Setup::TracingBridge | Setup::TracingOtelMaestro
         )
     }
 
@@ -236,6 +256,17 @@ impl Setup {
                     ));
                 }
                 installed.provider = Some(provider);
+            }
+            Setup::TracingBridge | Setup::TracingOtelMaestro => {
+                installed.guard = Some(maestro_pipeline(
+                    maestro_trace::Sampling::AlwaysOn,
+                    installed.exporter.clone(),
+                ));
+                installed.subscriber = Some(if self == Setup::TracingBridge {
+                    tracing::subscriber::set_default(tracing_otel::bridged())
+                } else {
+                    tracing::subscriber::set_default(tracing_otel::on_global_tracer())
+                });
             }
             Setup::Fastrace => installed.fastrace = Some(fastrace_trace::reporter()),
         }
@@ -334,7 +365,9 @@ impl Installed {
             | Setup::MaestroSampled => library!(maestro),
             Setup::SdkInSpan => library!(sdk_in_span, self.tracer()),
             Setup::SdkStartEnd => library!(sdk_start_end, self.tracer()),
-            Setup::Tracing => library!(tracing_otel),
+            Setup::Tracing | Setup::TracingBridge | Setup::TracingOtelMaestro => {
+                library!(tracing_otel)
+            }
             Setup::Fastrace => library!(fastrace_trace),
         }
     }
@@ -349,7 +382,9 @@ impl Installed {
             | Setup::MaestroSampled => maestro::run_async(x).await,
             Setup::SdkInSpan => sdk_in_span::run_async(self.tracer(), x).await,
             Setup::SdkStartEnd => sdk_start_end::run_async(self.tracer(), x).await,
-            Setup::Tracing => tracing_otel::run_async(x).await,
+            Setup::Tracing | Setup::TracingBridge | Setup::TracingOtelMaestro => {
+                tracing_otel::run_async(x).await
+            }
             Setup::Fastrace => fastrace_trace::run_async(x).await,
         }
     }
@@ -628,7 +663,8 @@ pub mod sdk_start_end {
     }
 }
 
-/// `tracing` `#[instrument]`, exported by `tracing-opentelemetry` through [`sdk_provider`].
+/// `tracing` `#[instrument]`, exported by `tracing-opentelemetry` through [`sdk_provider`] (or
+/// through maestro-trace's pipeline), or bridged by `maestro_trace::tracing::layer()`.
 pub mod tracing_otel {
     use super::*;
     use tracing::instrument;
@@ -638,6 +674,27 @@ pub mod tracing_otel {
     pub fn subscriber(provider: &SdkTracerProvider) -> impl tracing::Subscriber + Send + Sync {
         tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+    }
+
+    /// A registry with the OpenTelemetry layer on the global tracer (maestro-trace's pipeline
+    /// once it is installed).
+    pub fn on_global_tracer() -> impl tracing::Subscriber + Send + Sync {
+        tracing_subscriber::registry().with(
+            tracing_opentelemetry::layer().with_tracer(opentelemetry::global::tracer("bench")),
+        )
+    }
+
+    /// A registry with maestro-trace's bridge.
+    pub fn bridged() -> impl tracing::Subscriber + Send + Sync {
+        tracing_subscriber::registry().with(maestro_trace::tracing::layer())
+    }
+
+    /// `event`: one span with one event (a message and an integer field) inside it.
+    #[instrument(name = "score_request", skip_all)]
+    #[inline(never)]
+    pub fn with_event(x: u64) -> u64 {
+        tracing::info!(batch.size = x, "request scored");
+        black_box(x)
     }
 
     /// `sync`.

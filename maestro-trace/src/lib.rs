@@ -43,6 +43,9 @@
 //! - `awc`, `reqwest`: `send_traced()` client spans for those HTTP clients (`client` module).
 //! - `testing`: the `testing` module, an in-memory pipeline and assertions on captured spans
 //!   that run in parallel; enable it in `[dev-dependencies]`.
+//! - `tracing`: the `tracing` module: `tracing::layer()` brings the spans and events of `tracing`
+//!   libraries into the same traces, and `tracing::fmt_layer()` puts trace and span ids on log
+//!   lines.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -75,6 +78,9 @@ mod span;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod tracing;
 mod tree;
 
 #[doc(hidden)]
