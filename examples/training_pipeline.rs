@@ -1,4 +1,4 @@
-//! Use case 2 of the guide: an ML training pipeline, traced stage by stage.
+//! An ML training pipeline, traced stage by stage.
 //!
 //! ```text
 //! cargo run --example training_pipeline

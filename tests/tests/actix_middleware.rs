@@ -107,7 +107,7 @@ async fn server_span_name_kind_and_stable_attributes() {
 }
 
 #[actix_web::test]
-async fn legacy_mode_also_emits_the_guides_attribute_names() {
+async fn legacy_mode_also_emits_the_pre_stable_attribute_names() {
     let capture = testing::capture();
     let service = test::init_service(app(
         TracingMiddleware::default().semconv(HttpSemconv::StableAndLegacy)

@@ -1,4 +1,4 @@
-//! The guide's multi-service scenario in one trace, read back from a real Jaeger:
+//! A multi-service ML platform in one trace, read back from a real Jaeger:
 //! api-gateway (this test, Rust) → maestro-ml-api (Rust, a child process) → model-registry
 //! (Python FastAPI with the official OpenTelemetry instrumentation), and the other way round:
 //! api-gateway → model-registry (Python) → maestro-ml-api (Rust).
@@ -183,7 +183,7 @@ fn rust_and_python_services_share_one_trace_in_both_directions() {
     wait_ready(&mut registry, &format!("{registry_url}/ready"));
     wait_ready(&mut ml_api, &format!("{ml_url}/health"));
 
-    // This process is the guide's API gateway.
+    // This process is the API gateway.
     let guard = init(
         TracingConfig::default()
             .service_name("api-gateway")

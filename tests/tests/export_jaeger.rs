@@ -46,7 +46,7 @@ fn handle_create_model(tenant: &str) -> bool {
     fetch_model("v2.0").is_err()
 }
 
-/// Exports the guide-shaped trace through `exporter` as `service`, returning what Jaeger stored.
+/// Exports the ML API-shaped trace (a server span, a child, an error) through `exporter` as `service`, returning what Jaeger stored.
 fn export_through(jaeger: &Jaeger, exporter: Exporter, service: &str) -> serde_json::Value {
     let guard = init(
         TracingConfig::default()
@@ -148,7 +148,7 @@ fn typed(kind: &str, value: serde_json::Value) -> Option<(String, serde_json::Va
 }
 
 /// Everything item 2 of the export issue lists, as Jaeger shows it.
-fn assert_guide_trace(trace: &serde_json::Value, service: &str) {
+fn assert_ml_api_trace(trace: &serde_json::Value, service: &str) {
     let spans = view(trace);
     assert_eq!(spans.len(), 3, "{spans:#?}");
     let handle = &spans["handle_create_model"];
@@ -250,7 +250,7 @@ fn otlp_grpc_delivers_names_kinds_parents_typed_tags_logs_errors_and_process_tag
         Exporter::otlp_grpc(&jaeger.otlp_grpc),
         "maestro-grpc",
     );
-    assert_guide_trace(&trace, "maestro-grpc");
+    assert_ml_api_trace(&trace, "maestro-grpc");
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn otlp_http_delivers_the_same() {
         Exporter::otlp_http(&jaeger.otlp_http),
         "maestro-http",
     );
-    assert_guide_trace(&trace, "maestro-http");
+    assert_ml_api_trace(&trace, "maestro-http");
 }
 
 #[test]
@@ -274,7 +274,7 @@ fn jaeger_agent_udp_delivers_the_same() {
         port: jaeger.agent_udp.port(),
     };
     let trace = export_through(&jaeger, agent, "maestro-udp");
-    assert_guide_trace(&trace, "maestro-udp");
+    assert_ml_api_trace(&trace, "maestro-udp");
 }
 
 #[test]
@@ -285,7 +285,7 @@ fn jaeger_collector_http_delivers_the_same() {
         endpoint: jaeger.collector_http.clone(),
     };
     let trace = export_through(&jaeger, collector, "maestro-thrift-http");
-    assert_guide_trace(&trace, "maestro-thrift-http");
+    assert_ml_api_trace(&trace, "maestro-thrift-http");
 }
 
 #[test]
@@ -319,10 +319,10 @@ fn every_transport_shows_the_same_trace_in_jaeger() {
 }
 
 #[test]
-fn the_guides_jaeger_variables_select_jaegers_transports() {
+fn the_jaeger_agent_variables_select_jaegers_transports() {
     let _serial = serial();
     let jaeger = Jaeger::start();
-    // The guide's deployments set only JAEGER_AGENT_HOST / JAEGER_AGENT_PORT (port 14268 picks
+    // Deployments made for the retired Jaeger agent set only JAEGER_AGENT_HOST / JAEGER_AGENT_PORT (port 14268 picks
     // the collector's HTTP endpoint; that mapping is checked in `runtime.rs`, as this Jaeger's
     // collector listens on a free port instead).
     let udp_port = jaeger.agent_udp.port().to_string();
@@ -352,15 +352,15 @@ fn the_guides_jaeger_variables_select_jaegers_transports() {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.clone()),
         });
-        let guard = init(config).expect("init from the guide's variables");
+        let guard = init(config).expect("init from the agent variables");
         handle_create_model("tenant-123");
         guard.shutdown().expect("flush");
-        assert_guide_trace(&jaeger.wait_for_spans(service, 3)[0], service);
+        assert_ml_api_trace(&jaeger.wait_for_spans(service, 3)[0], service);
     }
 }
 
 #[test]
-fn the_guides_tag_searches_find_the_trace() {
+fn tag_searches_find_the_trace() {
     let _serial = serial();
     let jaeger = Jaeger::start();
     let trace = export_through(
@@ -369,7 +369,7 @@ fn the_guides_tag_searches_find_the_trace() {
         "maestro-search",
     );
     let id = trace["traceID"].as_str().unwrap_or_default().to_owned();
-    // The guide's tenant search, and a tag of a child span (Jaeger matches all the tags of a
+    // A tenant search, and a tag of a child span (Jaeger matches all the tags of a
     // query within one span).
     for tags in [
         &[("tenant.id", "tenant-123")][..],
@@ -385,7 +385,7 @@ fn the_guides_tag_searches_find_the_trace() {
     // `error=true` is not asserted: Jaeger v2.13's HTTP API passes query tags as strings and its
     // memory store then reads `error` with `.Bool()`, so that search matches no span whatever
     // the client sends (internal/storage/v2/memory/tenant.go, validSpan). The error itself is
-    // asserted on the span (`error` tag, status) in `assert_guide_trace`.
+    // asserted on the span (`error` tag, status) in `assert_ml_api_trace`.
     assert!(jaeger.trace(&id).is_some(), "GET /api/traces/{{id}}");
 }
 

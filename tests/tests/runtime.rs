@@ -467,7 +467,7 @@ fn precedence_between_code_environment_and_defaults() {
         Ok(Some(Exporter::Otlp(OtlpSettings::default())))
     );
 
-    // The guide's agent variables alone select Jaeger's transports.
+    // The Jaeger agent variables alone select Jaeger's transports.
     assert_eq!(
         lookup(&[("JAEGER_AGENT_HOST", "jaeger-agent")]).effective_exporter(),
         Ok(Some(Exporter::JaegerAgent {
@@ -576,7 +576,8 @@ fn precedence_between_code_environment_and_defaults() {
         Ok(Sampling::jaeger_remote("http://localhost:5778/sampling"))
     );
 
-    // Defaults: the guide's batch values, parent-based always-on, W3C propagation.
+    // Defaults: the OpenTelemetry specification's batch values, parent-based always-on, W3C
+    // propagation.
     let defaults = lookup(&[]);
     assert_eq!(defaults.effective_batch(), Ok(BatchSettings::default()));
     assert_eq!(BatchSettings::default().max_queue_size, 2048);
