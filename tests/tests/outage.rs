@@ -1,7 +1,7 @@
 //! Backend outages and shutdown, end to end (reliability items 1 and 2).
 //!
 //! The guide's ML API (`examples/ml_api.rs`) runs as its own process, configured only through its
-//! environment, under steady loopback load (`POST /models` from a few client threads, three
+//! environment, under steady loopback load (`POST /models` from a few client threads, five
 //! spans per request), while the real Jaeger it exports to is killed and restarted on the same
 //! ports, frozen (its ports accept connections, nothing answers) and thawed, or down under the
 //! UDP transport; and it is stopped with SIGTERM while Jaeger is up or down. The service writes
@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use maestro_trace_tests::jaeger::{self, Jaeger};
 
-/// Spans per `POST /models`: the server span, `validate_model` and `save_to_database`.
-const SPANS_PER_REQUEST: u64 = 3;
+/// Spans per `POST /models`: the server span, `validate_model`, `save_to_database`, and under it
+/// the statement's `INSERT models` with its `acquire_connection`.
+const SPANS_PER_REQUEST: u64 = 5;
 /// Concurrent client loops.
 const LOADERS: usize = 4;
 /// The service's span queue (`OTEL_BSP_MAX_QUEUE_SIZE`): small, so that the memory bound it
