@@ -13,27 +13,39 @@
 //! `PORT` picks the port. On SIGTERM or Ctrl-C the service finishes its requests, flushes its
 //! spans and writes the export counters to stderr, one line:
 //! `maestro-ml-api: trace export: spans_queued=.. spans_exported=.. spans_dropped=.. ...`.
+//!
+//! Models and deployments live in an SQLite database in memory, or in PostgreSQL when
+//! `DATABASE_URL=postgres://...` is set (`sqlite:...` names an SQLite file); model lookups are
+//! cached in Redis when `REDIS_URL=redis://...` is set. Every statement and cache command is a
+//! client span under the handler's spans. Each request writes one log line to stderr, and a
+//! failed one logs its error; lines carry the request's `trace_id` and `span_id`, the trace id
+//! the response returns in `x-trace-id`.
 
-use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use maestro_trace::sqlx::TracedPool;
 use maestro_trace::{
     event, record_errors, span, span_attrs, traced, Exporter, TraceFutureExt, TracingConfig,
     TracingMiddleware,
 };
+use redis::AsyncCommands as _;
 use serde::{Deserialize, Serialize};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[span_attrs(prefix = "model")]
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, sqlx::FromRow)]
 struct Model {
     id: String,
     name: String,
     #[span_attr(rename = "type")]
     #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
     kind: String,
     version: String,
     framework: String,
@@ -63,18 +75,226 @@ struct PredictionRequest {
     features: Vec<f64>,
 }
 
-/// The in-memory "database" and the predictions counter behind the intermittent failure.
-#[derive(Debug, Default)]
+/// The service's state: its database, the optional cache of model lookups, and the
+/// predictions counter behind the intermittent failure.
+#[derive(Debug)]
 struct Store {
-    models: Mutex<BTreeMap<String, Model>>,
+    db: Database,
+    cache: Option<Cache>,
     predictions: AtomicU64,
 }
+
+/// The database the models and deployments are kept in, through a traced pool.
+#[derive(Debug)]
+enum Database {
+    Sqlite(TracedPool<sqlx::Sqlite>),
+    Postgres(TracedPool<sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$pool` bound to the traced pool of whichever database is configured (the
+/// statements are the same text for both: `$n` parameters, `ON CONFLICT` upserts).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Database::Sqlite($pool) => $body,
+            Database::Postgres($pool) => $body,
+        }
+    };
+}
+
+const CREATE_MODELS: &str = "CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, \
+     name TEXT NOT NULL, type TEXT NOT NULL, version TEXT NOT NULL, framework TEXT NOT NULL)";
+const CREATE_DEPLOYMENTS: &str = "CREATE TABLE IF NOT EXISTS deployments (name TEXT PRIMARY KEY, \
+     model_id TEXT NOT NULL, replicas BIGINT NOT NULL, environment TEXT NOT NULL)";
+const UPSERT_MODEL: &str = "INSERT INTO models (id, name, type, version, framework) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+     type = excluded.type, version = excluded.version, framework = excluded.framework";
+const SELECT_MODELS: &str = "SELECT id, name, type, version, framework FROM models ORDER BY id";
+const SELECT_MODEL: &str = "SELECT id, name, type, version, framework FROM models WHERE id = $1";
+const UPSERT_DEPLOYMENT: &str = "INSERT INTO deployments (name, model_id, replicas, environment) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE SET model_id = excluded.model_id, \
+     replicas = excluded.replicas, environment = excluded.environment";
+
+impl Database {
+    /// Connects to `DATABASE_URL` (PostgreSQL or an SQLite file), or to a fresh SQLite database
+    /// in memory when it is unset, and creates the tables.
+    async fn connect(url: Option<&str>) -> Result<Database, StartupError> {
+        let db = match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(url)
+                    .await
+                    .map_err(StartupError::Database)?;
+                Database::Postgres(maestro_trace::sqlx::instrument(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => Database::Sqlite(sqlite(url).await?),
+            // Only the scheme is kept: the rest of a URL may hold a password.
+            Some(url) => {
+                let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+                return Err(StartupError::DatabaseScheme(scheme.to_owned()));
+            }
+            None => Database::Sqlite(sqlite("sqlite::memory:").await?),
+        };
+        // Created once at start, before any request: not part of any request's trace.
+        on_pool!(&db, pool => {
+            sqlx::query(CREATE_MODELS).execute(pool.inner()).await.map_err(StartupError::Database)?;
+            sqlx::query(CREATE_DEPLOYMENTS).execute(pool.inner()).await.map_err(StartupError::Database)?;
+        });
+        Ok(db)
+    }
+
+    async fn save_model(&self, model: &Model) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query(UPSERT_MODEL)
+            .bind(&model.id)
+            .bind(&model.name)
+            .bind(&model.kind)
+            .bind(&model.version)
+            .bind(&model.framework)
+            .execute(pool)
+            .await
+            .map(drop))
+    }
+
+    async fn models(&self) -> Result<Vec<Model>, sqlx::Error> {
+        on_pool!(self, pool => sqlx::query_as(SELECT_MODELS).fetch_all(pool).await)
+    }
+
+    async fn model(&self, id: &str) -> Result<Option<Model>, sqlx::Error> {
+        on_pool!(self, pool => sqlx::query_as(SELECT_MODEL).bind(id).fetch_optional(pool).await)
+    }
+
+    async fn save_deployment(
+        &self,
+        name: &str,
+        model_id: &str,
+        config: &DeploymentConfig,
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query(UPSERT_DEPLOYMENT)
+            .bind(name)
+            .bind(model_id)
+            .bind(config.replicas)
+            .bind(&config.environment)
+            .execute(pool)
+            .await
+            .map(drop))
+    }
+}
+
+/// An SQLite pool of one connection that is never closed: an in-memory database lives as long
+/// as its connection, and every request then sees the same one.
+async fn sqlite(url: &str) -> Result<TracedPool<sqlx::Sqlite>, StartupError> {
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect(url)
+        .await
+        .map_err(StartupError::Database)?;
+    Ok(maestro_trace::sqlx::instrument(pool))
+}
+
+/// The Redis cache of model lookups (`model:{id}` keys holding the model's JSON for a minute).
+#[derive(Debug)]
+struct Cache {
+    conn: maestro_trace::redis::TracedConnection<redis::aio::MultiplexedConnection>,
+}
+
+/// How long a cached model lookup is kept, in seconds.
+const CACHE_TTL_SECS: u64 = 60;
+
+impl Cache {
+    async fn connect(url: &str) -> Result<Cache, StartupError> {
+        let client = redis::Client::open(url).map_err(StartupError::Redis)?;
+        let conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(StartupError::Redis)?;
+        Ok(Cache {
+            conn: maestro_trace::redis::instrument(conn, client.get_connection_info()),
+        })
+    }
+
+    fn key(id: &str) -> String {
+        format!("model:{id}")
+    }
+
+    /// The cached model, if any. A cache that fails is logged and treated as a miss.
+    async fn get(&self, id: &str) -> Option<Model> {
+        let mut conn = self.conn.clone();
+        match conn.get::<_, Option<String>>(Cache::key(id)).await {
+            Ok(json) => json.and_then(|json| match serde_json::from_str(&json) {
+                Ok(model) => Some(model),
+                Err(error) => {
+                    tracing::error!(model.id = id, %error, "cached model is not valid JSON");
+                    None
+                }
+            }),
+            Err(error) => {
+                tracing::error!(model.id = id, %error, "model cache read failed");
+                None
+            }
+        }
+    }
+
+    async fn put(&self, model: &Model) {
+        let json = match serde_json::to_string(model) {
+            Ok(json) => json,
+            Err(error) => {
+                tracing::error!(model.id = model.id, %error, "model not cached");
+                return;
+            }
+        };
+        let mut conn = self.conn.clone();
+        let stored: redis::RedisResult<()> = conn
+            .set_ex(Cache::key(&model.id), json, CACHE_TTL_SECS)
+            .await;
+        if let Err(error) = stored {
+            tracing::error!(model.id = model.id, %error, "model cache write failed");
+        }
+    }
+
+    async fn forget(&self, id: &str) {
+        let mut conn = self.conn.clone();
+        let removed: redis::RedisResult<()> = conn.del(Cache::key(id)).await;
+        if let Err(error) = removed {
+            tracing::error!(model.id = id, %error, "stale cached model not removed");
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug)]
+enum StartupError {
+    DatabaseScheme(String),
+    Database(sqlx::Error),
+    Redis(redis::RedisError),
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartupError::DatabaseScheme(scheme) => write!(
+                f,
+                "DATABASE_URL: the scheme {scheme:?} is neither postgres:// nor sqlite:"
+            ),
+            StartupError::Database(error) => write!(
+                f,
+                "the database (DATABASE_URL, else SQLite in memory): {error}"
+            ),
+            StartupError::Redis(error) => write!(f, "Redis at REDIS_URL: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartupError {}
 
 #[derive(Debug)]
 enum ApiError {
     ModelNotFound(String),
     InvalidModel(String),
     RegistryMiss(String),
+    Database(sqlx::Error),
 }
 
 impl fmt::Display for ApiError {
@@ -85,7 +305,14 @@ impl fmt::Display for ApiError {
             ApiError::RegistryMiss(version) => {
                 write!(f, "Model version {version} not found in registry")
             }
+            ApiError::Database(error) => write!(f, "database: {error}"),
         }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        ApiError::Database(error)
     }
 }
 
@@ -95,24 +322,21 @@ impl actix_web::ResponseError for ApiError {
         match self {
             ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RegistryMiss(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::RegistryMiss(_) | ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
 // ---- GET /models ---------------------------------------------------------------------------
 
-#[traced("query_models", attrs(db.collection.name = "models"))]
-fn query_models(store: &Store) -> Vec<Model> {
-    store
-        .models
-        .lock()
-        .map(|models| models.values().cloned().collect())
-        .unwrap_or_default()
+#[traced("query_models")]
+#[record_errors]
+async fn query_models(store: &Store) -> Result<Vec<Model>, ApiError> {
+    Ok(store.db.models().await?)
 }
 
-async fn list_models(store: web::Data<Store>) -> HttpResponse {
-    HttpResponse::Ok().json(query_models(&store))
+async fn list_models(store: web::Data<Store>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(query_models(&store).await?))
 }
 
 // ---- POST /models ----------------------------------------------------------------------------
@@ -124,11 +348,13 @@ fn validate(model: &Model) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn save(store: &Store, model: Model) {
-    tokio::time::sleep(Duration::from_millis(5)).await; // a database round trip
-    if let Ok(mut models) = store.models.lock() {
-        models.insert(model.id.clone(), model);
+#[record_errors]
+async fn save(store: &Store, model: &Model) -> Result<(), ApiError> {
+    store.db.save_model(model).await?;
+    if let Some(cache) = &store.cache {
+        cache.forget(&model.id).await;
     }
+    Ok(())
 }
 
 async fn create_model(
@@ -138,9 +364,9 @@ async fn create_model(
     let model = model.into_inner();
     maestro_trace::record(&model);
     span!("validate_model", model_type = model.kind.as_str()).in_scope(|| validate(&model))?;
-    save(&store, model.clone())
+    save(&store, &model)
         .in_span(span!("save_to_database", table = "models"))
-        .await;
+        .await?;
     Ok(HttpResponse::Created().json(model))
 }
 
@@ -148,22 +374,28 @@ async fn create_model(
 
 #[traced("find_model", attrs(model.id = id))]
 #[record_errors]
-fn find_model(store: &Store, id: &str) -> Result<Model, ApiError> {
-    let models = store
-        .models
-        .lock()
-        .map_err(|_| ApiError::ModelNotFound(id.to_owned()))?;
-    models
-        .get(id)
-        .cloned()
-        .ok_or_else(|| ApiError::ModelNotFound(id.to_owned()))
+async fn find_model(store: &Store, id: &str) -> Result<Model, ApiError> {
+    if let Some(cache) = &store.cache {
+        if let Some(model) = cache.get(id).await {
+            return Ok(model);
+        }
+    }
+    let model = store
+        .db
+        .model(id)
+        .await?
+        .ok_or_else(|| ApiError::ModelNotFound(id.to_owned()))?;
+    if let Some(cache) = &store.cache {
+        cache.put(&model).await;
+    }
+    Ok(model)
 }
 
 async fn get_model(
     store: web::Data<Store>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(find_model(&store, &id)?))
+    Ok(HttpResponse::Ok().json(find_model(&store, &id).await?))
 }
 
 // ---- POST /training/jobs -------------------------------------------------------------------
@@ -208,9 +440,17 @@ async fn create_k8s_deployment(id: &str, replicas: i64) -> String {
 }
 
 #[traced("update_database", attrs(table = "deployments"))]
-async fn update_database(deployment: &str) {
-    let _ = deployment;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+#[record_errors]
+async fn update_database(
+    store: &Store,
+    deployment: &str,
+    model_id: &str,
+    config: &DeploymentConfig,
+) -> Result<(), ApiError> {
+    Ok(store
+        .db
+        .save_deployment(deployment, model_id, config)
+        .await?)
 }
 
 async fn deploy_model(
@@ -218,11 +458,11 @@ async fn deploy_model(
     id: web::Path<String>,
     config: web::Json<DeploymentConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = find_model(&store, &id)?;
+    let model = find_model(&store, &id).await?;
     validate_deployment_config(&config)?;
     let weights = fetch_model_from_registry(&model.id).await;
     let deployment = create_k8s_deployment(&model.id, config.replicas).await;
-    update_database(&deployment).await;
+    update_database(&store, &deployment, &model.id, &config).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "deployment": deployment,
         "weights_bytes": weights.len(),
@@ -288,6 +528,48 @@ fn middleware() -> std::io::Result<TracingMiddleware> {
         }))
 }
 
+/// Writes one log line per request from inside its server span, so that the line carries the
+/// request's trace and span ids: its status, and the error of a request that failed.
+fn log_request<S, B>(
+    request: ServiceRequest,
+    service: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + 'static
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+{
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    let response = service.call(request);
+    async move {
+        let response = response.await;
+        match &response {
+            Ok(served) => {
+                let status = served.status().as_u16();
+                match served.response().error() {
+                    Some(error) => {
+                        tracing::error!(%method, %path, status, %error, "request failed")
+                    }
+                    None => tracing::info!(%method, %path, status, "request served"),
+                }
+            }
+            Err(error) => tracing::error!(%method, %path, %error, "request failed"),
+        }
+        response
+    }
+}
+
+/// Log lines (to stderr, so the demo's trace trees on stdout stay apart) carrying the trace and
+/// span ids of the span they are written in, and `tracing` spans of the libraries bridged into
+/// the same traces; `INFO` and above.
+fn init_logging() {
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::filter::LevelFilter::INFO)
+        .with(maestro_trace::tracing::layer())
+        .with(maestro_trace::tracing::fmt_layer().with_writer(std::io::stderr))
+        .init();
+}
+
 /// The guide's requests, in order: `(method, path, JSON body)`.
 fn demo_requests() -> Vec<(&'static str, &'static str, Option<serde_json::Value>)> {
     let model = serde_json::json!({
@@ -324,6 +606,7 @@ async fn run_demo(store: web::Data<Store>) -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(store.clone())
+            .wrap_fn(log_request)
             .wrap(middleware.clone())
             .configure(routes)
     })
@@ -374,6 +657,21 @@ async fn run_demo(store: web::Data<Store>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The store the environment names: `DATABASE_URL` (else SQLite in memory) and, when
+/// `REDIS_URL` is set, the cache of model lookups.
+async fn connect_store() -> Result<Store, StartupError> {
+    let db = Database::connect(std::env::var("DATABASE_URL").ok().as_deref()).await?;
+    let cache = match std::env::var("REDIS_URL") {
+        Ok(url) => Some(Cache::connect(&url).await?),
+        Err(_) => None,
+    };
+    Ok(Store {
+        db,
+        cache,
+        predictions: AtomicU64::new(0),
+    })
+}
+
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let demo = std::env::args().any(|arg| arg == "--demo");
@@ -389,7 +687,12 @@ async fn main() -> std::io::Result<()> {
         config
     };
     let tracing = maestro_trace::init(config).map_err(std::io::Error::other)?;
-    let store = web::Data::new(Store::default());
+    init_logging();
+    let store = web::Data::new(
+        connect_store()
+            .await
+            .map_err(|error| std::io::Error::other(error.to_string()))?,
+    );
 
     if demo {
         run_demo(store).await?;
@@ -404,6 +707,7 @@ async fn main() -> std::io::Result<()> {
     HttpServer::new(move || {
         App::new()
             .app_data(store.clone())
+            .wrap_fn(log_request)
             .wrap(middleware.clone())
             .configure(routes)
     })

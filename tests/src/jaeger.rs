@@ -424,6 +424,21 @@ pub fn tag(tags_owner: &Value, key: &str) -> Option<(String, Value)> {
     })
 }
 
+/// A string tag of a span or process (`None` when absent or of another type).
+pub fn tag_str(tags_owner: &Value, key: &str) -> Option<String> {
+    tag(tags_owner, key).and_then(|(kind, value)| {
+        (kind == "string")
+            .then(|| value.as_str().map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// An integer tag of a span or process (`None` when absent or of another type).
+pub fn tag_i64(tags_owner: &Value, key: &str) -> Option<i64> {
+    tag(tags_owner, key)
+        .and_then(|(kind, value)| (kind == "int64").then(|| value.as_i64()).flatten())
+}
+
 /// The spanID of `span`'s CHILD_OF parent, if any.
 pub fn parent_of(span: &Value) -> Option<String> {
     span["references"].as_array()?.iter().find_map(|r| {

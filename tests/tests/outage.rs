@@ -1,7 +1,7 @@
 //! Backend outages and shutdown, end to end (reliability items 1 and 2).
 //!
 //! The guide's ML API (`examples/ml_api.rs`) runs as its own process, configured only through its
-//! environment, under steady loopback load (`POST /models` from a few client threads, three
+//! environment, under steady loopback load (`POST /models` from a few client threads, five
 //! spans per request), while the real Jaeger it exports to is killed and restarted on the same
 //! ports, frozen (its ports accept connections, nothing answers) and thawed, or down under the
 //! UDP transport; and it is stopped with SIGTERM while Jaeger is up or down. The service writes
@@ -14,17 +14,18 @@
 //! derived from the queue size, far below what keeping the outage's spans would cost.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use maestro_trace_tests::jaeger::{self, Jaeger};
+use maestro_trace_tests::ml_api::MlApi;
 
-/// Spans per `POST /models`: the server span, `validate_model` and `save_to_database`.
-const SPANS_PER_REQUEST: u64 = 3;
+/// Spans per `POST /models`: the server span, `validate_model`, `save_to_database`, and under it
+/// the statement's `INSERT models` with its `acquire_connection`.
+const SPANS_PER_REQUEST: u64 = 5;
 /// Concurrent client loops.
 const LOADERS: usize = 4;
 /// The service's span queue (`OTEL_BSP_MAX_QUEUE_SIZE`): small, so that the memory bound it
@@ -56,42 +57,6 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 // ---- the ML API process ---------------------------------------------------------------------
-
-/// The example's executable, built (or found fresh) by Cargo itself, so a test never runs a
-/// stale copy. With the workspace's feature set, as `cargo test --workspace` (CI) built it
-/// already: then this is a no-op build.
-fn ml_api_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let output = Command::new(cargo)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .args([
-                "build",
-                "--quiet",
-                "--workspace",
-                "--example=ml_api",
-                "--message-format=json",
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            output.status.success(),
-            "`cargo build --example ml_api` failed"
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find_map(|message| {
-                let ours = message["reason"] == "compiler-artifact"
-                    && message["target"]["name"] == "ml_api";
-                ours.then(|| message["executable"].as_str().map(PathBuf::from))
-                    .flatten()
-            })
-            .expect("cargo names the ml_api executable")
-    })
-}
 
 /// The export counters the service writes when it stops (`Diagnostics`' `key=value` line).
 #[derive(Debug, Default)]
@@ -137,70 +102,20 @@ struct Stopped {
     counters: ExportCounters,
 }
 
-/// The ML API, running on a free loopback port; killed when dropped.
-struct MlApi {
-    child: Child,
-    address: SocketAddr,
-    log: PathBuf,
+/// What the tests observe of the running service beside its requests.
+trait Observed {
+    /// A field of `/proc/PID/status` in KiB (`VmRSS`: now, `VmHWM`: the peak so far).
+    fn memory_kib(&self, field: &str) -> u64;
+    /// Waits `duration`, sampling the resident memory every 50 ms; returns the highest sample.
+    fn watch_memory(&self, duration: Duration) -> u64;
+    /// Sends SIGTERM (the service finishes its requests, flushes, writes its counters, exits)
+    /// and waits for the exit.
+    fn terminate(&mut self) -> Stopped;
 }
 
-impl MlApi {
-    /// Starts the service with exactly `env` (plus `PORT`) and waits until it serves.
-    fn start(env: &[(&str, String)]) -> MlApi {
-        // A free port may be taken before the service binds it: then it exits, and is
-        // started again on another one.
-        for _attempt in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free port");
-            let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("ml_api-{}-{port}.log", std::process::id()));
-            let stderr = std::fs::File::create(&log).expect("create the service's log");
-            let child = Command::new(ml_api_binary())
-                .env_clear()
-                .envs(env.iter().map(|(k, v)| (k, v)))
-                .env("PORT", port.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("start the ML API");
-            let mut api = MlApi {
-                child,
-                address: SocketAddr::from(([127, 0, 0, 1], port)),
-                log,
-            };
-            if api.wait_until_serving() {
-                return api;
-            }
-        }
-        panic!("the ML API did not start in 5 attempts");
-    }
-
-    fn wait_until_serving(&mut self) -> bool {
-        let client = http_client();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            let url = format!("http://{}/health", self.address);
-            if client
-                .get(url)
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    /// A field of `/proc/PID/status` in KiB (`VmRSS`: now, `VmHWM`: the peak so far).
+impl Observed for MlApi {
     fn memory_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .expect("the service's /proc status");
         status
             .lines()
@@ -209,7 +124,6 @@ impl MlApi {
             .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
-    /// Waits `duration`, sampling the resident memory every 50 ms; returns the highest sample.
     fn watch_memory(&self, duration: Duration) -> u64 {
         let end = Instant::now() + duration;
         let mut peak = self.memory_kib("VmRSS");
@@ -220,10 +134,8 @@ impl MlApi {
         peak
     }
 
-    /// Sends SIGTERM (the service finishes its requests, flushes, writes its counters, exits)
-    /// and waits for the exit.
     fn terminate(&mut self) -> Stopped {
-        let pid = self.child.id().to_string();
+        let pid = self.pid().to_string();
         let signalled = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
@@ -231,7 +143,7 @@ impl MlApi {
         assert!(signalled.success(), "kill -TERM {pid}");
         let start = Instant::now();
         let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the service") {
+            if let Some(status) = self.try_wait() {
                 break status;
             }
             assert!(
@@ -241,7 +153,7 @@ impl MlApi {
             std::thread::sleep(Duration::from_millis(10));
         };
         let took = start.elapsed();
-        let stderr = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let stderr = self.log();
         let counters = ExportCounters::parse(&stderr);
         Stopped {
             status,
@@ -249,14 +161,6 @@ impl MlApi {
             stderr,
             counters,
         }
-    }
-}
-
-impl Drop for MlApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::{test as actix_test, web, App, HttpResponse};
 use maestro_trace::redis::TracedConnection;
 use maestro_trace::sqlx::TracedPool;
 use maestro_trace::{init, traced, Exporter, TracingConfig, TracingMiddleware};
-use maestro_trace_tests::jaeger::{self, Jaeger};
+use maestro_trace_tests::jaeger::{self, tag_i64, tag_str, Jaeger};
 use maestro_trace_tests::postgres::Postgres;
 use maestro_trace_tests::redis::Redis;
 use redis::aio::MultiplexedConnection;
@@ -44,19 +44,6 @@ async fn get_model(stores: web::Data<Stores>, id: web::Path<String>) -> HttpResp
         Ok(None) => HttpResponse::NotFound().finish(),
         Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
     }
-}
-
-fn tag_str(span: &serde_json::Value, key: &str) -> Option<String> {
-    jaeger::tag(span, key).and_then(|(kind, value)| {
-        (kind == "string")
-            .then(|| value.as_str().map(str::to_owned))
-            .flatten()
-    })
-}
-
-fn tag_i64(span: &serde_json::Value, key: &str) -> Option<i64> {
-    jaeger::tag(span, key)
-        .and_then(|(kind, value)| (kind == "int64").then(|| value.as_i64()).flatten())
 }
 
 #[test]
