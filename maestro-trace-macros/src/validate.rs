@@ -9,6 +9,10 @@ use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat};
 
 use crate::parse::{self, AttrSpec, RawOption, TracedItem};
 
+mod span_options;
+
+pub(crate) use span_options::{span, Relations, SpanMacro};
+
 /// Every error found so far, combined.
 #[derive(Default)]
 pub(crate) struct Errors {
@@ -430,10 +434,11 @@ struct TracedOptions {
     kind: Kind,
     root: bool,
     attrs: Vec<AttrSpec>,
+    relations: Relations,
 }
 
 const TRACED_OPTIONS: &str =
-    "expected a span name (`\"load_training_dataset\"`) first, then `kind = ...`, `attrs(...)` or `root`";
+    "expected a span name (`\"load_training_dataset\"`) first, then `kind = ...`, `attrs(...)`, `root`, `parent = ...` or `links = ...`";
 
 /// Turns raw options into `TracedOptions`, reporting unknown, misplaced and repeated options.
 fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
@@ -442,6 +447,7 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
         kind: Kind::Internal,
         root: false,
         attrs: Vec::new(),
+        relations: Relations::default(),
     };
     let mut seen: Vec<String> = Vec::new();
     for (position, option) in raw.into_iter().enumerate() {
@@ -489,6 +495,13 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
                     Err(error) => errors.push(error),
                 }
             }
+            RawOption::Assign(ident, value)
+                if options.relations.assign(&label, ident.to_token_stream(), &value) => {}
+            RawOption::Flag(ident) | RawOption::List(ident, ..)
+                if ident == "parent" || ident == "links" =>
+            {
+                errors.at(tokens, span_options::needs_value(&label));
+            }
             RawOption::Assign(ident, _) if ident == "name" => errors.at(
                 &ident,
                 "write the span name as the first argument: `#[traced(\"load_training_dataset\")]`",
@@ -522,10 +535,11 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
             }
         }
     }
+    options.relations.check_root(options.root, errors);
     options
 }
 
-fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {
+pub(crate) fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {
     const EXPECTED: &str = "expected one of `server`, `client`, `producer`, `consumer`, `internal`";
     let Expr::Path(path) = value else {
         errors.at(value, format!("span kind must be a bare word; {EXPECTED}"));
@@ -580,7 +594,15 @@ pub(crate) struct Named {
 /// Checks the input of `span!` (`kind` [`NameKind::Span`]) or `event!` ([`NameKind::Event`]).
 pub(crate) fn named(input: TokenStream, kind: NameKind) -> syn::Result<Named> {
     let input = syn::parse2::<parse::NamedAttrs>(input)?;
-    let mut errors = Errors::default();
+    named_attrs(input, kind, Errors::default())
+}
+
+/// [`named`] for parsed input, after the errors already found in it (`span!`'s options).
+pub(crate) fn named_attrs(
+    input: parse::NamedAttrs,
+    kind: NameKind,
+    mut errors: Errors,
+) -> syn::Result<Named> {
     let name = name_literal(&input.name, kind, &mut errors);
     let attrs = attr_list(input.attrs, None, &mut errors);
     let name = match name {
@@ -598,6 +620,7 @@ pub(crate) struct Traced {
     pub(crate) kind: Kind,
     pub(crate) root: bool,
     pub(crate) attrs: AttrList,
+    pub(crate) relations: Relations,
 }
 
 /// Checks `#[traced(args)]` on `item`. On `Err` the item is to be emitted unchanged beside the
@@ -637,6 +660,7 @@ pub(crate) fn traced(args: TokenStream, item: TokenStream) -> Result<Traced, Err
         kind: options.kind,
         root: options.root,
         attrs,
+        relations: options.relations,
     })
 }
 
