@@ -362,15 +362,18 @@ fn start(meta: &Ident, record: TokenStream, relations: &Relations) -> TokenStrea
     if relations.parent.is_none() && relations.links.is_none() {
         return quote!(#p::start(#meta, #record));
     }
+    // The calls spanned at the expression, so a type error points there, not at the macro.
     let parent = match &relations.parent {
-        Some((_, expr)) => quote_spanned!(expr.span()=> || #p::parent(#expr)),
+        Some((_, expr)) => {
+            quote_spanned!(expr.span()=> || ::maestro_trace::__private::parent(#expr))
+        }
         None => quote!(|| ::core::option::Option::None),
     };
     let out = local("__mt_links");
     let links = match &relations.links {
-        Some((_, expr)) => {
-            quote_spanned!(expr.span()=> |#out: &mut ::std::vec::Vec<#p::Link>| #p::links(#out, #expr))
-        }
+        Some((_, expr)) => quote_spanned! {expr.span()=>
+            |#out: &mut ::std::vec::Vec<#p::Link>| ::maestro_trace::__private::links(#out, #expr)
+        },
         None => quote!(|_: &mut ::std::vec::Vec<#p::Link>| {}),
     };
     quote!(#p::start_with(#meta, #parent, #links, #record))
