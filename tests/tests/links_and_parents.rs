@@ -35,10 +35,13 @@ fn a_consumer_links_to_the_producer_that_queued_its_work() {
     let capture = testing::capture();
     let (queue, jobs) = mpsc::channel();
     submit_training_job(&queue, "bert-base");
-    let worker =
-        maestro_trace::thread::spawn(move || jobs.iter().map(|job| run_training_job(&job)).count());
+    let worker = maestro_trace::thread::spawn(move || {
+        jobs.iter()
+            .map(|job| run_training_job(&job))
+            .collect::<Vec<_>>()
+    });
     drop(queue);
-    assert_eq!(worker.join().ok(), Some(1));
+    assert_eq!(worker.join().ok(), Some(vec!["bert-base"]));
 
     let producer = capture.span("submit_training_job");
     let consumer = capture.span("run_training_job");
