@@ -37,7 +37,9 @@ use proc_macro::TokenStream;
 /// `&Context`, `Context`, `&Span` or `SpanContext` (see `maestro_trace::IntoParent`); it cannot
 /// be combined with `root`. `links = expr` links the span to others: any iterable (array,
 /// `Vec`, slice, `Option`) of `SpanContext`, `&Span` or `Link`, evaluated only when the span is
-/// sampled. A consumer linked to the producer that queued its work:
+/// sampled. Both expressions capture what they name as a closure would: `links = [&context]`
+/// borrows an argument the body still uses, `links = [context]` moves it. A consumer linked to
+/// the producer that queued its work:
 ///
 /// ```
 /// use maestro_trace::otel::trace::SpanContext;
