@@ -3,9 +3,12 @@
 //!
 //! Groups are `{system}_{pipeline}`: `sqlite_sampled`, `sqlite_unsampled`, `sqlite_disabled`,
 //! and the same for `redis`. Each measures the bare call (`bare`, on the `Pool` or the
-//! multiplexed connection) and the instrumented one (`traced`) one right after the other; the
+//! multiplexed connection) and the instrumented one (`traced`) one right after the other. The
 //! `sampled` groups also measure `span_only`, the bare call inside one sampled `span!` of its
-//! own, what any client span costs before it looks at the statement. Every measured loop runs
+//! own, what any client span costs before it looks at the statement, and `sqlite_sampled`
+//! `two_spans`: the bare query inside the two spans the pool integration makes (the
+//! statement's, and `acquire_connection` around the wait for the connection), without
+//! attributes; what `traced` costs above that is reading the statement and the attributes. Every measured loop runs
 //! inside a parent span `bench_request`: sampled (every span exported through maestro-trace's
 //! batch processor into an exporter that discards), an unsampled root (`parent_based_ratio(0.0)`),
 //! or nothing at all with tracing off.
@@ -76,6 +79,9 @@ enum Variant {
     Traced,
     /// The bare call inside one `span!` (no attributes) per call.
     SpanOnly,
+    /// The bare query inside the two spans the integration makes (the statement's, and
+    /// `acquire_connection` around the wait for the pooled connection), without attributes.
+    TwoSpans,
 }
 
 impl Variant {
@@ -84,16 +90,24 @@ impl Variant {
             Variant::Bare => "bare",
             Variant::Traced => "traced",
             Variant::SpanOnly => "span_only",
+            Variant::TwoSpans => "two_spans",
         }
     }
 
-    /// What a group of `setup` measures, the bare call first (`span_only` only where spans are
-    /// recorded).
-    fn for_setup(setup: Setup) -> &'static [Variant] {
-        if setup == Setup::MaestroSampled {
-            &[Variant::Bare, Variant::Traced, Variant::SpanOnly]
-        } else {
-            &[Variant::Bare, Variant::Traced]
+    /// What the group of `system` under `setup` measures, the bare call first (`span_only` and
+    /// `two_spans` only where spans are recorded; `two_spans` only for the pool).
+    fn of(system: System, setup: Setup) -> &'static [Variant] {
+        match (system, setup) {
+            (System::Sqlite, Setup::MaestroSampled) => &[
+                Variant::Bare,
+                Variant::Traced,
+                Variant::SpanOnly,
+                Variant::TwoSpans,
+            ],
+            (System::Redis, Setup::MaestroSampled) => {
+                &[Variant::Bare, Variant::Traced, Variant::SpanOnly]
+            }
+            _ => &[Variant::Bare, Variant::Traced],
         }
     }
 }
@@ -250,6 +264,21 @@ impl Clients {
                         black_box(find_model(&self.pool).in_span(span!("select_models")).await);
                     }
                 }
+                (System::Sqlite, Variant::TwoSpans) => {
+                    for _ in 0..iters {
+                        let query = async {
+                            let conn = self.pool.acquire().in_span(span!("acquire_connection"));
+                            match conn.await {
+                                Ok(mut conn) => find_model(&mut *conn).await,
+                                Err(e) => panic!("no pooled connection: {e}"),
+                            }
+                        };
+                        black_box(query.in_span(span!("select_models")).await);
+                    }
+                }
+                (System::Redis, Variant::TwoSpans) => {
+                    unreachable!("the Redis integration makes one span per command")
+                }
                 (System::Redis, Variant::Bare) => {
                     for _ in 0..iters {
                         black_box(get(&mut self.cache).await);
@@ -314,7 +343,7 @@ fn interleaved(rt: &Runtime, clients: &mut Clients, rounds: usize) {
         let installed = setup.install();
         for system in System::ALL {
             let calls = system.calls_per_round();
-            let variants = Variant::for_setup(setup);
+            let variants = Variant::of(system, setup);
             let mut per_call = |variant| {
                 let elapsed = rt.block_on(clients.time(system, variant, calls));
                 elapsed.as_nanos() as f64 / calls as f64
@@ -369,7 +398,7 @@ fn main() {
         let installed = setup.install();
         for system in System::ALL {
             let mut group = criterion.benchmark_group(format!("{}_{label}", system.name()));
-            for &variant in Variant::for_setup(setup) {
+            for &variant in Variant::of(system, setup) {
                 group.bench_function(variant.name(), |b| {
                     b.iter_custom(|iters| rt.block_on(clients.time(system, variant, iters)))
                 });
