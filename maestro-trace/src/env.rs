@@ -34,6 +34,7 @@ impl TracingConfig {
     /// | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds > 0 | `5000`, `30000` |
     /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans > 0, batch ≤ queue | `2048`, `512` |
     /// | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `jaeger`, `none` | `tracecontext,baggage` |
+    /// | `OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES` | comma-separated W3C baggage keys | none |
     /// | `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
     /// | `OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT` | bytes | no limit |
     ///
@@ -136,6 +137,9 @@ impl TracingConfig {
         }
 
         config.propagators = env.propagators();
+        if let Some(keys) = env.baggage_keys() {
+            config.baggage_span_attributes = keys;
+        }
         config.env_errors = env.errors;
         config
     }
@@ -492,6 +496,29 @@ impl Env<'_> {
         Some(remote)
     }
 
+    /// Comma-separated baggage keys (blank items ignored).
+    fn baggage_keys(&mut self) -> Option<Vec<String>> {
+        let var = var::OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES;
+        let raw = self.get(var)?;
+        let keys: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = keys.iter().find(|key| !crate::baggage::is_valid_key(key)) {
+            self.invalid(
+                var,
+                &raw,
+                format!(
+                    "a comma-separated list of W3C baggage keys (`{bad}` is not one: keys are visible ASCII without separators such as `()/:;<=>?@`)"
+                ),
+            );
+            return None;
+        }
+        Some(keys)
+    }
+
     fn propagators(&mut self) -> Option<Vec<Propagator>> {
         let raw = self.get(var::OTEL_PROPAGATORS)?;
         let mut propagators = Vec::new();
@@ -537,6 +564,7 @@ fn setting_of(var: &str) -> Setting {
         | var::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
         | var::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT => Setting::Limits,
         var::OTEL_PROPAGATORS => Setting::Propagators,
+        var::OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES => Setting::BaggageSpanAttributes,
         // `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_*`, `JAEGER_AGENT_*`.
         _ => Setting::Exporter,
     }

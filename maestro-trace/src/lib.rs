@@ -53,6 +53,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 mod attributes;
+pub mod baggage;
 mod batch;
 #[cfg(any(feature = "awc", feature = "reqwest"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
