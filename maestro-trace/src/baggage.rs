@@ -38,15 +38,6 @@ pub enum BaggageError {
         /// The key given.
         key: String,
     },
-    /// The value would not arrive intact in another service.
-    InvalidValue {
-        /// The entry's key.
-        key: String,
-        /// The value given.
-        value: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
     /// The baggage would grow over [`MAX_BAGGAGE_BYTES`] or [`MAX_BAGGAGE_ENTRIES`].
     TooLarge {
         /// The entry that did not fit.
@@ -62,9 +53,6 @@ impl fmt::Display for BaggageError {
                 "invalid baggage key {key:?}: expected a non-empty token of visible ASCII \
                  without `(),/:;<=>?@[\\]{{}}\"`"
             ),
-            BaggageError::InvalidValue { key, value, reason } => {
-                write!(f, "invalid baggage value {value:?} for {key:?}: {reason}")
-            }
             BaggageError::TooLarge { key } => write!(
                 f,
                 "baggage entry {key:?} does not fit: baggage holds at most \
@@ -139,7 +127,11 @@ pub fn context_with(entries: &[(&str, &str)]) -> Result<Context, BaggageError> {
             })
             .collect();
         for &(key, value) in entries {
-            check(key, value)?;
+            if !is_valid_key(key) {
+                return Err(BaggageError::InvalidKey {
+                    key: key.to_owned(),
+                });
+            }
             baggage.insert(key.to_owned(), value.to_owned());
             // `Baggage::insert` silently keeps the old state when a limit would be passed.
             if baggage.get(key).map(|v| v.as_str()) != Some(value) {
@@ -153,7 +145,8 @@ pub fn context_with(entries: &[(&str, &str)]) -> Result<Context, BaggageError> {
 }
 
 /// Runs `f` with `entries` added to the current baggage; spans started and requests sent
-/// inside carry them. An invalid entry is refused before `f` runs.
+/// inside carry them. An invalid entry is refused before `f` runs. Values are any strings
+/// (percent-encoded on the wire).
 ///
 /// ```
 /// use maestro_trace::baggage::{self, BaggageError};
@@ -161,8 +154,8 @@ pub fn context_with(entries: &[(&str, &str)]) -> Result<Context, BaggageError> {
 /// let tenant = baggage::with(&[("tenant.id", "tenant-123")], || baggage::get("tenant.id"))?;
 /// assert_eq!(tenant.as_deref(), Some("tenant-123"));
 ///
-/// let refused = baggage::with(&[("tenant.id", " padded")], || ());
-/// assert!(matches!(refused, Err(BaggageError::InvalidValue { .. })));
+/// let refused = baggage::with(&[("tenant/id", "tenant-123")], || ());
+/// assert!(matches!(refused, Err(BaggageError::InvalidKey { .. })));
 /// # Ok::<(), BaggageError>(())
 /// ```
 pub fn with<R>(entries: &[(&str, &str)], f: impl FnOnce() -> R) -> Result<R, BaggageError> {
@@ -205,27 +198,45 @@ pub(crate) fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && !SEPARATORS.contains(&b))
 }
 
-fn check(key: &str, value: &str) -> Result<(), BaggageError> {
-    if !is_valid_key(key) {
-        return Err(BaggageError::InvalidKey {
-            key: key.to_owned(),
-        });
+/// Whether `b` may appear unencoded in a W3C baggage value (`baggage-octet`, less `%`, which
+/// starts an escape).
+pub(crate) fn is_value_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x24 | 0x26..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
+}
+
+/// `value` with every byte outside [`is_value_octet`] written as `%XX`.
+pub(crate) fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if is_value_octet(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
-    let invalid = |reason| {
-        Err(BaggageError::InvalidValue {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            reason,
-        })
-    };
-    if value.trim() != value {
-        return invalid("leading or trailing whitespace is dropped in transit");
+    out
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or invalid UTF-8.
+pub(crate) fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
     }
-    // The propagator percent-encodes the other special characters, not these two.
-    if value.contains(['%', '\\']) {
-        return invalid("`%` and `\\` are not sent intact by the W3C baggage propagator");
-    }
-    Ok(())
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -251,8 +262,27 @@ mod tests {
             }
         );
         assert_eq!(get("tenant.id"), None);
-        let error = with(&[("discount", "50%")], || ()).unwrap_err();
-        assert!(error.to_string().contains("\"50%\""), "{error}");
+        assert!(error.to_string().contains("\"bad key\""), "{error}");
+    }
+
+    #[test]
+    fn percent_coding_round_trips_any_string() {
+        for value in ["tenant-123", " 50% off; \"quoted\", \\ ", "café=ü,ok", ""] {
+            let encoded = percent_encode(value);
+            assert!(
+                encoded.bytes().all(|b| is_value_octet(b) || b == b'%'),
+                "{encoded}"
+            );
+            assert_eq!(percent_decode(&encoded).as_deref(), Some(value));
+        }
+        assert_eq!(
+            percent_decode("eu%2Dwest%201").as_deref(),
+            Some("eu-west 1")
+        );
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        for bad in ["bad%2", "bad%zz", "bad%+1", "%FF"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl Env<'_> {
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let parsed = entry.split_once('=').and_then(|(key, value)| {
                 let key = key.trim();
-                let value = percent_decode(value.trim())?;
+                let value = crate::baggage::percent_decode(value.trim())?;
                 (!key.is_empty()).then(|| (key.to_owned(), value))
             });
             match parsed {
@@ -584,39 +584,9 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or invalid UTF-8.
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("eu%2Dwest%201").as_deref(),
-            Some("eu-west 1")
-        );
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(percent_decode("bad%2"), None);
-        assert_eq!(percent_decode("bad%zz"), None);
-    }
 
     #[test]
     fn ipv6_hosts_are_bracketed() {
