@@ -10,7 +10,9 @@ use maestro_trace::baggage::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES};
 use maestro_trace::otel::baggage::BaggageExt;
 use maestro_trace::otel::propagation::TextMapPropagator;
 use maestro_trace::otel::trace::TraceContextExt;
-use maestro_trace::propagation::{JaegerPropagator, W3cBaggagePropagator, W3cTraceContextPropagator};
+use maestro_trace::propagation::{
+    JaegerPropagator, W3cBaggagePropagator, W3cTraceContextPropagator,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -502,9 +502,10 @@ impl TracingConfig {
     }
 
     /// Baggage keys copied onto every span started in a context whose baggage carries them, as
-    /// span attributes of the same name (replacing what was set before; also
+    /// string attributes of the same name added when the span starts (also
     /// `OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES`). With no keys (the default) nothing is added to the
-    /// span path. A key that is not a W3C baggage key is an error from `init`.
+    /// span path; unsampled spans are never touched. A key that is not a W3C baggage key is an
+    /// error from `init`.
     ///
     /// ```
     /// use maestro_trace::TracingConfig;

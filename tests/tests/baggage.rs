@@ -221,16 +221,58 @@ async fn an_incoming_baggage_header_reaches_the_server_span_and_its_children() {
     }
 }
 
+#[traced("validate_model")]
+fn validate_model() -> bool {
+    span!("check_schema").in_scope(|| true)
+}
+
+#[traced("train_model_job")]
+async fn train_model_job() {
+    tokio::task::yield_now().await;
+    maestro_trace::spawn(async { span!("upload_checkpoint").in_scope(|| ()) })
+        .await
+        .expect("task");
+}
+
+#[actix_web::test]
+async fn spans_of_macros_and_spawned_tasks_in_a_baggage_scope_carry_it() {
+    let _serial = SERIAL.lock().await;
+    let (guard, exporter) = init(&["tenant.id"]);
+    let entries = [("tenant.id", "tenant-123")];
+    assert!(baggage::with(&entries, validate_model).expect("valid baggage"));
+    baggage::with_future(&entries, async { train_model_job().await })
+        .expect("valid baggage")
+        .await;
+    // Outside any scope: nothing to copy.
+    span!("cleanup_cache").in_scope(|| ());
+    guard.shutdown().expect("flush");
+
+    let tenant = Some("tenant-123".to_owned());
+    assert_eq!(
+        tenants(&exporter),
+        [
+            ("check_schema".to_owned(), tenant.clone()),
+            ("cleanup_cache".to_owned(), None),
+            ("train_model_job".to_owned(), tenant.clone()),
+            ("upload_checkpoint".to_owned(), tenant.clone()),
+            ("validate_model".to_owned(), tenant),
+        ]
+    );
+}
+
 #[actix_web::test]
 async fn without_configured_keys_baggage_stays_off_the_spans() {
     let _serial = SERIAL.lock().await;
     let (guard, exporter) = init(&[]);
-    baggage::with(&[("tenant.id", "tenant-123")], || {
-        span!("validate_model").in_scope(|| ());
-    })
-    .expect("valid baggage");
+    baggage::with(&[("tenant.id", "tenant-123")], validate_model).expect("valid baggage");
     guard.shutdown().expect("flush");
-    assert_eq!(tenants(&exporter), [("validate_model".to_owned(), None)]);
+    assert_eq!(
+        tenants(&exporter),
+        [
+            ("check_schema".to_owned(), None),
+            ("validate_model".to_owned(), None)
+        ]
+    );
 }
 
 #[actix_web::test]
