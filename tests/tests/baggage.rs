@@ -84,31 +84,35 @@ async fn echo_baggage(_req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().body(body)
 }
 
-fn run(server: actix_web::dev::Server) -> ServerHandle {
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    handle
+/// Serves the apps `factory` builds on 127.0.0.1 (one worker) on the current actix system.
+macro_rules! serve {
+    ($factory:expr) => {{
+        let server = HttpServer::new($factory)
+            .workers(1)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }};
 }
 
 fn service_b() -> (SocketAddr, ServerHandle) {
-    let server = HttpServer::new(|| {
+    serve!(|| {
         App::new()
             .wrap(TracingMiddleware::default())
             .route("/score", web::get().to(score))
             .route("/baggage", web::get().to(echo_baggage))
     })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind B");
-    let addr = server.addrs()[0];
-    (addr, run(server.run()))
 }
 
 /// Service A: `tenant.id` set as baggage at the edge from `x-tenant-id`, around the tracing
 /// middleware so that its server span already carries it.
 fn service_a(b: SocketAddr) -> (SocketAddr, ServerHandle) {
-    let server = HttpServer::new(move || {
+    serve!(move || {
         App::new()
             .app_data(web::Data::new(b))
             .wrap(TracingMiddleware::default())
@@ -123,18 +127,12 @@ fn service_a(b: SocketAddr) -> (SocketAddr, ServerHandle) {
                         let _current = cx.attach();
                         srv.call(req)
                     }
-                    // Absent or refused (not a valid baggage value): served without it.
+                    // Absent or refused (not a valid baggage key): served without it.
                     _ => srv.call(req),
                 }
             })
             .route("/predict", web::get().to(predict))
     })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind A");
-    let addr = server.addrs()[0];
-    (addr, run(server.run()))
 }
 
 async fn get(url: String, headers: &[(&str, &str)]) -> (u16, String) {
