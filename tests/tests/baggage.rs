@@ -138,7 +138,7 @@ fn service_a(b: SocketAddr) -> (SocketAddr, ServerHandle) {
 async fn get(url: String, headers: &[(&str, &str)]) -> (u16, String) {
     let mut request = awc::Client::new().get(url);
     for &(name, value) in headers {
-        request = request.insert_header((name, value));
+        request = request.append_header((name, value));
     }
     let mut response = request.send().await.expect("response");
     let body = response.body().limit(1 << 20).await.expect("body");
@@ -309,6 +309,20 @@ async fn hostile_baggage_headers_are_served_and_trimmed_to_the_w3c_limits() {
     .await;
     assert_eq!((status, body.as_str()), (200, "1\ntenant.id=tenant-123\n"));
 
+    // Several `baggage` headers form one list.
+    let (status, body) = get(
+        url.clone(),
+        &[
+            ("baggage", "region=eu"),
+            ("baggage", "tenant.id=tenant-456"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "2\nregion=eu\ntenant.id=tenant-456\n")
+    );
+
     // Bytes that are not UTF-8 once decoded, separators only, and nothing.
     for hostile in ["k=%FF%FE", ",,,;;;===", "", " ; ", "k=v;prop=%ZZ"] {
         let (status, _) = get(url.clone(), &[("baggage", hostile)]).await;
@@ -318,12 +332,12 @@ async fn hostile_baggage_headers_are_served_and_trimmed_to_the_w3c_limits() {
     guard.shutdown().expect("flush");
 
     let spans = exporter.spans();
-    assert_eq!(spans.len(), 8, "one server span per request");
+    assert_eq!(spans.len(), 9, "one server span per request");
     let with_tenant = spans
         .iter()
         .filter(|s| attr(s, "tenant.id").is_some())
         .count();
-    assert_eq!(with_tenant, 2, "the two requests with a valid tenant.id");
+    assert_eq!(with_tenant, 3, "the three requests with a valid tenant.id");
 }
 
 #[test]
