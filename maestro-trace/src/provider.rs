@@ -33,10 +33,12 @@ pub(crate) fn build(
     let builder = if config.baggage_span_attributes.is_empty() {
         builder
     } else {
-        let keys = config.baggage_span_attributes.iter().cloned();
-        builder.with_span_processor(crate::processor::BaggageSpanProcessor::new(
-            keys.map(opentelemetry::Key::from).collect(),
-        ))
+        // Shared keys: copying one onto a span is a reference count, not a string copy.
+        let keys = config
+            .baggage_span_attributes
+            .iter()
+            .map(|key| opentelemetry::Key::from(std::sync::Arc::<str>::from(key.as_str())));
+        builder.with_span_processor(crate::processor::BaggageSpanProcessor::new(keys.collect()))
     };
     let choice = match config.exporter.take() {
         Some(choice) => choice,
