@@ -1,13 +1,13 @@
-//! The guide's service, `maestro-ml-api`, traced with maestro-trace.
+//! An ML platform's model API, `maestro-ml-api`, traced with maestro-trace.
 //!
 //! ```text
-//! cargo run --example ml_api -- --demo   # starts, sends the guide's requests to itself, prints the trace trees
+//! cargo run --example ml_api -- --demo   # starts, sends its demo requests to itself, prints the trace trees
 //! cargo run --example ml_api             # serves on 127.0.0.1:8000, exporting to Jaeger (OTLP, localhost:4317)
 //! ```
 //!
 //! Endpoints: `GET /models`, `POST /models`, `GET /models/{id}` (404 through a recorded
 //! error), `POST /training/jobs`, `POST /models/{id}/deploy`, `POST /predictions` (every third
-//! request fails with the guide's `Model version v2.0 not found in registry`), and
+//! request fails with `Model version v2.0 not found in registry`), and
 //! `GET /health` (excluded from tracing). The environment configures everything else
 //! (`OTEL_TRACES_EXPORTER`, `JAEGER_AGENT_HOST`, `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`, ...);
 //! `PORT` picks the port. On SIGTERM or Ctrl-C the service finishes its requests, flushes its
@@ -427,7 +427,7 @@ fn validate_deployment_config(config: &DeploymentConfig) -> Result<(), ApiError>
 
 #[traced("fetch_model_from_registry", kind = client, attrs(model.id = id))]
 async fn fetch_model_from_registry(id: &str) -> Vec<u8> {
-    // The slow step of the guide's deployment: downloading the weights.
+    // The slow step of a deployment: downloading the weights.
     tokio::time::sleep(Duration::from_millis(120)).await;
     event!("model_downloaded", bytes = 438_000_000_i64);
     id.as_bytes().to_vec()
@@ -474,7 +474,7 @@ async fn deploy_model(
 #[traced("resolve_model_version", attrs(model.id = model_id))]
 #[record_errors]
 fn resolve_model_version(store: &Store, model_id: &str) -> Result<&'static str, ApiError> {
-    // Every third prediction hits the guide's registry miss.
+    // Every third prediction misses in the registry.
     if store.predictions.fetch_add(1, Ordering::Relaxed) % 3 == 2 {
         return Err(ApiError::RegistryMiss("v2.0".into()));
     }
@@ -570,7 +570,7 @@ fn init_logging() {
         .init();
 }
 
-/// The guide's requests, in order: `(method, path, JSON body)`.
+/// The demo's requests, in order: `(method, path, JSON body)`.
 fn demo_requests() -> Vec<(&'static str, &'static str, Option<serde_json::Value>)> {
     let model = serde_json::json!({
         "id": "bert-base", "name": "sentiment-bert", "type": "classification",

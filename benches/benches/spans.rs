@@ -78,18 +78,7 @@ fn bench_setup(c: &mut Criterion, setup: Setup) {
         });
     }
     group.finish();
-    if setup.exports() {
-        // Not a measurement: a check that the rows measured export, not the drop path.
-        installed.flush();
-        std::thread::sleep(Duration::from_millis(500));
-        let d = maestro_trace::diagnostics();
-        eprintln!(
-            "{}: {} spans exported; maestro-trace diagnostics: {} dropped",
-            setup.name(),
-            installed.exported(),
-            d.spans_dropped
-        );
-    }
+    installed.report_exported();
 }
 
 fn all(c: &mut Criterion) {

@@ -329,6 +329,24 @@ impl Installed {
         }
     }
 
+    /// Not a measurement: for a row that exports, waits for its queued spans and prints how
+    /// many reached the exporter and how many maestro-trace dropped, a check that the row
+    /// measured the export path and not the cheaper drop path.
+    pub fn report_exported(&self) {
+        if !self.setup.exports() {
+            return;
+        }
+        self.flush();
+        std::thread::sleep(Duration::from_millis(500));
+        let d = maestro_trace::diagnostics();
+        eprintln!(
+            "{}: {} spans exported; maestro-trace diagnostics: {} dropped",
+            self.setup.name(),
+            self.exported(),
+            d.spans_dropped
+        );
+    }
+
     /// Runs `f` with the sync-shaped variants of this row.
     pub fn with_library<R>(&self, f: impl FnOnce(&Library<'_>) -> R) -> R {
         // The four variants of a module whose functions take the call's argument only, or the

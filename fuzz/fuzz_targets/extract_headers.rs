@@ -6,10 +6,13 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
+use maestro_trace::baggage::{MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES};
+use maestro_trace::otel::baggage::BaggageExt;
 use maestro_trace::otel::propagation::TextMapPropagator;
 use maestro_trace::otel::trace::TraceContextExt;
-use maestro_trace::propagation::{JaegerPropagator, W3cTraceContextPropagator};
-use maestro_trace::sdk::propagation::BaggagePropagator;
+use maestro_trace::propagation::{
+    JaegerPropagator, W3cBaggagePropagator, W3cTraceContextPropagator,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -34,8 +37,10 @@ fuzz_target!(|data: &[u8]| {
     let mut out = HashMap::new();
     W3cTraceContextPropagator::new().inject_context(&cx, &mut out);
 
-    let cx = BaggagePropagator::new().extract_with_context(&cx, &headers);
-    BaggagePropagator::new().inject_context(&cx, &mut out);
+    let cx = W3cBaggagePropagator::new().extract_with_context(&cx, &headers);
+    assert!(cx.baggage().len() <= MAX_BAGGAGE_ENTRIES);
+    W3cBaggagePropagator::new().inject_context(&cx, &mut out);
+    assert!(out.get("baggage").map_or(0, String::len) <= MAX_BAGGAGE_BYTES);
     let cx = JaegerPropagator::new().extract_with_context(&cx, &headers);
     JaegerPropagator::new().inject_context(&cx, &mut out);
 });

@@ -2,7 +2,8 @@
 //! `maestro_trace` crate, which re-exports them next to the runtime they expand against.
 //!
 //! Each macro runs three passes, one module each: `parse` builds a small typed AST,
-//! `validate` checks names and keys and collects every error, `expand` generates code.
+//! `validate` checks names and keys and collects every error (one file per concept under
+//! `validate/`: `names`, `keys`, `traced`, `named`, `span_attrs`), `expand` generates code.
 
 mod expand;
 mod parse;

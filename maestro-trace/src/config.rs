@@ -66,6 +66,8 @@ pub struct TracingConfig {
     pub(crate) batch: BatchSettings,
     pub(crate) limits: SpanLimits,
     pub(crate) propagators: Option<Vec<Propagator>>,
+    /// Baggage keys copied onto every span started where the baggage carries them.
+    pub(crate) baggage_span_attributes: Vec<String>,
     pub(crate) shutdown_timeout: Duration,
     /// Problems found while reading the environment (and the setting each is in), reported by
     /// `init` and by the `effective_*` accessors.
@@ -348,6 +350,7 @@ impl Default for TracingConfig {
             batch: BatchSettings::default(),
             limits: SpanLimits::default(),
             propagators: None,
+            baggage_span_attributes: Vec::new(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             env_errors: Vec::new(),
         }
@@ -373,6 +376,7 @@ impl fmt::Debug for TracingConfig {
             .field("batch", &self.batch)
             .field("limits", &self.limits)
             .field("propagators", &self.propagators)
+            .field("baggage_span_attributes", &self.baggage_span_attributes)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("env_errors", &self.env_errors)
             .finish()
@@ -497,6 +501,29 @@ impl TracingConfig {
         self
     }
 
+    /// Baggage keys copied onto every span started in a context whose baggage carries them, as
+    /// string attributes of the same name added when the span starts (also
+    /// `OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES`). With no keys (the default) nothing is added to the
+    /// span path; unsampled spans are never touched. A key that is not a W3C baggage key is an
+    /// error from `init`.
+    ///
+    /// ```
+    /// use maestro_trace::TracingConfig;
+    ///
+    /// let config = TracingConfig::default().baggage_span_attributes(["tenant.id"]);
+    /// assert_eq!(config.effective_baggage_span_attributes(), Ok(vec!["tenant.id".to_owned()]));
+    ///
+    /// let bad = TracingConfig::default().baggage_span_attributes(["tenant id"]);
+    /// assert!(bad.effective_baggage_span_attributes().is_err());
+    /// ```
+    pub fn baggage_span_attributes(
+        mut self,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.baggage_span_attributes = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// How long dropping the guard may take to flush pending spans (default 5 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
@@ -552,6 +579,13 @@ impl TracingConfig {
     pub fn effective_propagators(&self) -> Result<Vec<Propagator>, InitError> {
         self.check(&[Setting::Propagators])?;
         Ok(self.propagators_or_default())
+    }
+
+    /// The baggage keys `init` will copy onto spans; an error if
+    /// `OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES` or a key set in code is invalid.
+    pub fn effective_baggage_span_attributes(&self) -> Result<Vec<String>, InitError> {
+        self.check(&[Setting::BaggageSpanAttributes])?;
+        Ok(self.baggage_span_attributes.clone())
     }
 
     /// The batch settings `init` will use; an error if an `OTEL_BSP_*` variable or a batch
@@ -667,12 +701,25 @@ impl TracingConfig {
         if let Some(fallback) = &self.default_exporter {
             validate_exporter(fallback, &mut exporter);
         }
+        let baggage_keys = self
+            .baggage_span_attributes
+            .iter()
+            .filter(|key| !crate::baggage::is_valid_key(key))
+            .map(|key| {
+                InitError::invalid_config(
+                    "baggage_span_attributes",
+                    key,
+                    "W3C baggage keys (non-empty tokens of visible ASCII without separators)",
+                )
+            })
+            .collect();
         let tag = |setting: Setting, errors: Vec<InitError>| {
             errors.into_iter().map(move |error| (setting, error))
         };
         tag(Setting::Sampling, sampling)
             .chain(tag(Setting::Batch, batch_errors))
             .chain(tag(Setting::Exporter, exporter))
+            .chain(tag(Setting::BaggageSpanAttributes, baggage_keys))
             .collect()
     }
 }
@@ -688,6 +735,7 @@ pub(crate) enum Setting {
     Batch,
     Limits,
     Propagators,
+    BaggageSpanAttributes,
 }
 
 fn validate_sampling(sampling: &Sampling, errors: &mut Vec<InitError>) {

@@ -34,6 +34,7 @@ impl TracingConfig {
     /// | `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` | milliseconds > 0 | `5000`, `30000` |
     /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans > 0, batch ≤ queue | `2048`, `512` |
     /// | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `jaeger`, `none` | `tracecontext,baggage` |
+    /// | `OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES` | comma-separated W3C baggage keys | none |
     /// | `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, `OTEL_{EVENT,LINK}_ATTRIBUTE_COUNT_LIMIT` | counts | `128` |
     /// | `OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT` | bytes | no limit |
     ///
@@ -136,6 +137,9 @@ impl TracingConfig {
         }
 
         config.propagators = env.propagators();
+        if let Some(keys) = env.baggage_keys() {
+            config.baggage_span_attributes = keys;
+        }
         config.env_errors = env.errors;
         config
     }
@@ -248,7 +252,7 @@ impl Env<'_> {
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let parsed = entry.split_once('=').and_then(|(key, value)| {
                 let key = key.trim();
-                let value = percent_decode(value.trim())?;
+                let value = crate::baggage::percent_decode(value.trim())?;
                 (!key.is_empty()).then(|| (key.to_owned(), value))
             });
             match parsed {
@@ -492,6 +496,29 @@ impl Env<'_> {
         Some(remote)
     }
 
+    /// Comma-separated baggage keys (blank items ignored).
+    fn baggage_keys(&mut self) -> Option<Vec<String>> {
+        let var = var::OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES;
+        let raw = self.get(var)?;
+        let keys: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = keys.iter().find(|key| !crate::baggage::is_valid_key(key)) {
+            self.invalid(
+                var,
+                &raw,
+                format!(
+                    "a comma-separated list of W3C baggage keys (`{bad}` is not one: keys are visible ASCII without separators such as `()/:;<=>?@`)"
+                ),
+            );
+            return None;
+        }
+        Some(keys)
+    }
+
     fn propagators(&mut self) -> Option<Vec<Propagator>> {
         let raw = self.get(var::OTEL_PROPAGATORS)?;
         let mut propagators = Vec::new();
@@ -537,6 +564,7 @@ fn setting_of(var: &str) -> Setting {
         | var::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
         | var::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT => Setting::Limits,
         var::OTEL_PROPAGATORS => Setting::Propagators,
+        var::OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES => Setting::BaggageSpanAttributes,
         // `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_*`, `JAEGER_AGENT_*`.
         _ => Setting::Exporter,
     }
@@ -556,39 +584,9 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or invalid UTF-8.
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(
-            percent_decode("eu%2Dwest%201").as_deref(),
-            Some("eu-west 1")
-        );
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
-        assert_eq!(percent_decode("bad%2"), None);
-        assert_eq!(percent_decode("bad%zz"), None);
-    }
 
     #[test]
     fn ipv6_hosts_are_bracketed() {

@@ -75,6 +75,9 @@ pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIM
 pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
 /// Longest attribute value, for every signal.
 pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Comma-separated baggage keys copied onto every span started in a context whose baggage
+/// carries them (e.g. `tenant.id,user.tier`).
+pub const OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES: &str = "OTEL_RUST_BAGGAGE_SPAN_ATTRIBUTES";
 
 /// `http/dup` makes `TracingMiddleware` also emit the pre-stable HTTP attribute names; `http`
 /// only the stable ones.

@@ -37,6 +37,9 @@
 //! The raw [`otel`] API stays usable beside the macros and nests correctly: there is one
 //! OpenTelemetry context, shared by both.
 //!
+//! [`baggage`] reads and sets W3C baggage entries of the current context, and
+//! [`TracingConfig::baggage_span_attributes`] copies chosen keys onto every span.
+//!
 //! # Cargo features
 //!
 //! - `actix` (default): `TracingMiddleware` for actix-web 4.
@@ -53,6 +56,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 mod attributes;
+pub mod baggage;
 mod batch;
 #[cfg(any(feature = "awc", feature = "reqwest"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]

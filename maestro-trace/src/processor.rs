@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::Span as _;
+use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
@@ -46,6 +48,44 @@ impl<P: SpanProcessor> SpanProcessor for TruncatingProcessor<P> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+/// Copies the named baggage entries of a span's parent context onto the span as attributes
+/// when it starts (the "baggage span processor" of the other OpenTelemetry languages). Only
+/// added to the pipeline when at least one key is configured.
+#[derive(Debug)]
+pub(crate) struct BaggageSpanProcessor {
+    keys: Vec<Key>,
+}
+
+impl BaggageSpanProcessor {
+    pub(crate) fn new(keys: Vec<Key>) -> Self {
+        BaggageSpanProcessor { keys }
+    }
+}
+
+impl SpanProcessor for BaggageSpanProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        let baggage = cx.baggage();
+        if baggage.is_empty() {
+            return;
+        }
+        for key in &self.keys {
+            if let Some(value) = baggage.get(key) {
+                span.set_attribute(KeyValue::new(key.clone(), value.clone()));
+            }
+        }
+    }
+
+    fn on_end(&self, _span: SpanData) {}
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        Ok(())
     }
 }
 

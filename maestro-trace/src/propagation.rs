@@ -1,19 +1,20 @@
-//! Context propagation formats: W3C trace context (our own, strict on what it accepts), W3C
-//! baggage (the SDK's) and Jaeger's `uber-trace-id`, combined into the global propagator that
-//! `init` installs.
+//! Context propagation formats: W3C trace context and W3C baggage (our own, strict on what they
+//! accept) and Jaeger's `uber-trace-id`, combined into the global propagator that `init`
+//! installs.
 //!
 //! The Jaeger propagator is our own too: `opentelemetry-jaeger-propagator` is published on an
 //! older OpenTelemetry line (0.32), and one version line across the workspace matters more than a
 //! forty-line format.
 
+use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
 use opentelemetry::propagation::{
     text_map_propagator::FieldIter, Extractor, Injector, TextMapCompositePropagator,
     TextMapPropagator,
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::BaggagePropagator;
 
+use crate::baggage::{self, MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES};
 use crate::config::Propagator;
 
 /// The header of Jaeger's propagation format.
@@ -26,7 +27,7 @@ pub(crate) fn composite(propagators: &[Propagator]) -> TextMapCompositePropagato
         .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
             match p {
                 Propagator::TraceContext => Box::new(W3cTraceContextPropagator::new()),
-                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                Propagator::Baggage => Box::new(W3cBaggagePropagator::new()),
                 Propagator::Jaeger => Box::new(JaegerPropagator::new()),
             }
         })
@@ -285,6 +286,129 @@ fn valid_tracestate_value(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
+}
+
+/// The W3C `baggage` header.
+pub const BAGGAGE: &str = "baggage";
+
+/// W3C Baggage, with the specification's limits applied to what arrives: incoming baggage is
+/// untrusted input.
+///
+/// Every `baggage` header of a request is read (they form one list). A list-member whose key is
+/// not a token, whose value holds a character outside the grammar or a malformed `%` escape, or
+/// which does not decode to UTF-8 is dropped, and the valid ones around it are kept. Members are
+/// kept in order while they fit in 8192 bytes and 64 entries (the limits of the specification
+/// and of the OpenTelemetry `Baggage` type); the ones after are dropped. Values are
+/// percent-encoded when sent, so any string arrives as it was set (the SDK's
+/// `BaggagePropagator` drops a whole header over 8192 bytes, counts invalid members against
+/// the 64, cuts a value at its first `=` and sends `%` unencoded).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use maestro_trace::otel::baggage::BaggageExt;
+/// use maestro_trace::otel::propagation::TextMapPropagator;
+/// use maestro_trace::propagation::W3cBaggagePropagator;
+///
+/// let header = format!("bad key=1,tenant.id=tenant-123,pad={}", "x".repeat(9000));
+/// let headers = HashMap::from([("baggage".to_string(), header)]);
+/// let cx = W3cBaggagePropagator::new().extract(&headers);
+/// assert_eq!(cx.baggage().len(), 1);
+/// assert_eq!(cx.baggage().get("tenant.id").map(|v| v.as_str()), Some("tenant-123"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct W3cBaggagePropagator {
+    _private: (),
+}
+
+impl W3cBaggagePropagator {
+    /// The propagator.
+    pub fn new() -> Self {
+        W3cBaggagePropagator { _private: () }
+    }
+}
+
+impl TextMapPropagator for W3cBaggagePropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let mut header = String::new();
+        for (key, (value, metadata)) in cx.baggage() {
+            let mut member = format!("{key}={}", baggage::percent_encode(value.as_str()));
+            let metadata = metadata.as_str().trim();
+            if !metadata.is_empty() {
+                member.push(';');
+                member.push_str(metadata);
+            }
+            // Within the limit a receiver must accept; what does not fit is not sent.
+            let separator = usize::from(!header.is_empty());
+            if header.len() + separator + member.len() > MAX_BAGGAGE_BYTES {
+                continue;
+            }
+            if separator == 1 {
+                header.push(',');
+            }
+            header.push_str(&member);
+        }
+        if !header.is_empty() {
+            injector.set(BAGGAGE, header);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let values = match extractor.get_all(BAGGAGE) {
+            Some(values) => values,
+            None => match extractor.get(BAGGAGE) {
+                Some(value) => vec![value],
+                None => return cx.clone(),
+            },
+        };
+        let mut entries = Vec::new();
+        let mut bytes = 0;
+        for member in values.iter().flat_map(|v| v.split(',')) {
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() {
+                continue;
+            }
+            let Some(entry) = parse_baggage_member(member) else {
+                continue;
+            };
+            // Counted as received, with the comma before it.
+            bytes += member.len() + usize::from(!entries.is_empty());
+            if bytes > MAX_BAGGAGE_BYTES || entries.len() == MAX_BAGGAGE_ENTRIES {
+                break;
+            }
+            entries.push(entry);
+        }
+        cx.with_baggage(entries)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        // `FieldIter` borrows a slice of `String`s; the one field name is built once.
+        static NAMES: std::sync::OnceLock<[String; 1]> = std::sync::OnceLock::new();
+        FieldIter::new(NAMES.get_or_init(|| [BAGGAGE.to_owned()]))
+    }
+}
+
+/// `key = value *(; property)`, by the specification's grammar; `None` if it is invalid.
+fn parse_baggage_member(member: &str) -> Option<KeyValueMetadata> {
+    let (pair, properties) = member.split_once(';').unwrap_or((member, ""));
+    let (key, value) = pair.split_once('=')?;
+    let (key, value) = (
+        key.trim_matches([' ', '\t']),
+        value.trim_matches([' ', '\t']),
+    );
+    let encoded = |b: u8| baggage::is_value_octet(b) || b == b'%';
+    if !baggage::is_valid_key(key) || !value.bytes().all(encoded) {
+        return None;
+    }
+    let value = baggage::percent_decode(value)?;
+    // Properties are passed on as received, when they are plain visible ASCII.
+    let properties = properties.trim_matches([' ', '\t']);
+    if !properties
+        .bytes()
+        .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
+    {
+        return None;
+    }
+    Some(KeyValueMetadata::new(key.to_owned(), value, properties))
 }
 
 /// Jaeger's `uber-trace-id: {trace-id}:{span-id}:{parent-span-id}:{flags}` format, for services
@@ -652,5 +776,110 @@ mod tests {
         ] {
             assert!(extract(bad).is_none(), "{bad:?} must be rejected");
         }
+    }
+
+    /// The `baggage` headers of a request, possibly several.
+    struct BaggageHeaders(Vec<String>);
+
+    impl Extractor for BaggageHeaders {
+        fn get(&self, key: &str) -> Option<&str> {
+            (key == BAGGAGE).then(|| self.0.first().map(String::as_str))?
+        }
+
+        fn keys(&self) -> Vec<&str> {
+            vec![BAGGAGE]
+        }
+
+        fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+            (key == BAGGAGE && !self.0.is_empty())
+                .then(|| self.0.iter().map(String::as_str).collect())
+        }
+    }
+
+    /// The entries extracted from `headers`, sorted.
+    fn baggage_of(headers: &[&str]) -> Vec<(String, String, String)> {
+        let headers = BaggageHeaders(headers.iter().map(|h| h.to_string()).collect());
+        let cx = W3cBaggagePropagator::new().extract(&headers);
+        let mut entries: Vec<_> = cx
+            .baggage()
+            .iter()
+            .map(|(k, (v, m))| (k.to_string(), v.to_string(), m.as_str().to_owned()))
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    fn entry(key: &str, value: &str) -> (String, String, String) {
+        (key.to_owned(), value.to_owned(), String::new())
+    }
+
+    #[test]
+    fn baggage_members_are_parsed_by_the_grammar_and_invalid_ones_dropped() {
+        assert_eq!(
+            baggage_of(&[" tenant.id = tenant-123 ,region=eu%2Dwest 1, expr=a=b"]),
+            [entry("expr", "a=b"), entry("tenant.id", "tenant-123")],
+            "a value with a space inside is invalid; `=` inside a value is kept"
+        );
+        assert_eq!(
+            baggage_of(&[
+                "bad key=1,novalue,=empty,a(b)=2,café=x,q=\"x\",ok=1,bs=a\\b,pct=%zz,utf=%C3"
+            ]),
+            [entry("ok", "1")]
+        );
+        assert_eq!(
+            baggage_of(&["user=ann;ttl=60;secret"]),
+            [(
+                "user".to_owned(),
+                "ann".to_owned(),
+                "ttl=60;secret".to_owned()
+            )]
+        );
+        // Several headers form one list.
+        assert_eq!(
+            baggage_of(&["a=1", "b=2"]),
+            [entry("a", "1"), entry("b", "2")]
+        );
+        assert!(baggage_of(&["", ",,;;==", " "]).is_empty());
+    }
+
+    #[test]
+    fn baggage_past_the_limits_is_dropped_from_the_end() {
+        let pad = "x".repeat(MAX_BAGGAGE_BYTES);
+        let header = format!("tenant.id=tenant-123,pad={pad},after=1");
+        assert_eq!(
+            baggage_of(&[&header]),
+            [entry("tenant.id", "tenant-123")],
+            "the member over 8192 bytes and the ones after it are dropped"
+        );
+        // Exactly 8192 bytes fit.
+        let fill = "y".repeat(MAX_BAGGAGE_BYTES - "a=1,b=".len());
+        assert_eq!(baggage_of(&[&format!("a=1,b={fill}")]).len(), 2);
+        assert_eq!(baggage_of(&[&format!("a=1,b={fill}y")]).len(), 1);
+
+        let many: Vec<String> = (0..200).map(|i| format!("k{i:03}=v")).collect();
+        let kept = baggage_of(&[&many.join(",")]);
+        assert_eq!(kept.len(), MAX_BAGGAGE_ENTRIES);
+        assert_eq!(kept.last(), Some(&entry("k063", "v")));
+        // Invalid members do not count against the limit.
+        let junk = vec!["bad key=1"; 100].join(",");
+        assert_eq!(
+            baggage_of(&[&format!("{junk},tenant.id=t")]),
+            [entry("tenant.id", "t")]
+        );
+    }
+
+    #[test]
+    fn injected_baggage_round_trips_any_value() {
+        let value = " 50% off; \"quoted\", back\\slash, café ";
+        let cx = Context::new().with_baggage([opentelemetry::KeyValue::new("promo", value)]);
+        let mut headers = HashMap::new();
+        W3cBaggagePropagator::new().inject_context(&cx, &mut headers);
+        let header = headers.get(BAGGAGE).cloned().unwrap_or_default();
+        assert!(!header.contains([' ', '"', '\\', ';']), "{header}");
+        assert_eq!(baggage_of(&[&header]), [entry("promo", value)]);
+
+        let mut none = HashMap::new();
+        W3cBaggagePropagator::new().inject_context(&Context::new(), &mut none);
+        assert!(none.is_empty());
     }
 }

@@ -29,6 +29,17 @@ pub(crate) fn build(
         .with_resource(resource(config))
         .with_sampler(sampler)
         .with_span_limits(sdk_limits(&limits));
+    // Before the exporting processor, so the attributes are on the span it receives.
+    let builder = if config.baggage_span_attributes.is_empty() {
+        builder
+    } else {
+        // Shared keys: copying one onto a span is a reference count, not a string copy.
+        let keys = config
+            .baggage_span_attributes
+            .iter()
+            .map(|key| opentelemetry::Key::from(std::sync::Arc::<str>::from(key.as_str())));
+        builder.with_span_processor(crate::processor::BaggageSpanProcessor::new(keys.collect()))
+    };
     let choice = match config.exporter.take() {
         Some(choice) => choice,
         None => ExporterChoice::Builtin(config.exporter_or_default().unwrap_or(Exporter::None)),

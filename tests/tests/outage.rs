@@ -1,6 +1,6 @@
 //! Backend outages and shutdown, end to end (reliability items 1 and 2).
 //!
-//! The guide's ML API (`examples/ml_api.rs`) runs as its own process, configured only through its
+//! The ML API example (`examples/ml_api.rs`) runs as its own process, configured only through its
 //! environment, under steady loopback load (`POST /models` from a few client threads, five
 //! spans per request), while the real Jaeger it exports to is killed and restarted on the same
 //! ports, frozen (its ports accept connections, nothing answers) and thawed, or down under the
@@ -189,7 +189,7 @@ fn otlp_grpc(jaeger: &Jaeger) -> Vec<(&'static str, String)> {
 }
 
 fn jaeger_udp(jaeger: &Jaeger) -> Vec<(&'static str, String)> {
-    // The guide's variables: with OTEL_TRACES_EXPORTER unset they select the UDP agent transport.
+    // The Jaeger agent variables: with OTEL_TRACES_EXPORTER unset they select the UDP agent transport.
     vec![
         ("JAEGER_AGENT_HOST", jaeger.agent_udp.ip().to_string()),
         ("JAEGER_AGENT_PORT", jaeger.agent_udp.port().to_string()),

@@ -5,8 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use maestro_trace::export::ConsoleExporter;
-use maestro_trace::sdk::error::OTelSdkResult;
-use maestro_trace::sdk::trace::{SpanData, SpanExporter};
+use maestro_trace_tests::recording::Recorded;
 use std::time::Duration;
 
 use maestro_trace::{
@@ -18,34 +17,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// An exporter that keeps what it receives, even after the pipeline shuts down.
-#[derive(Clone, Debug, Default)]
-struct Recorded(Arc<Mutex<Vec<SpanData>>>);
-
-impl Recorded {
-    fn get_finished_spans(&self) -> Result<Vec<SpanData>, std::convert::Infallible> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone())
-    }
-}
-
-impl SpanExporter for Recorded {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(batch);
-        Ok(())
-    }
-}
-
-fn kept_on_shutdown() -> Recorded {
-    Recorded::default()
 }
 
 /// Environment variables for one case, as `(name, value)` pairs.
@@ -754,7 +725,7 @@ fn load() -> usize {
 #[test]
 fn disabled_from_the_environment_exports_nothing_and_code_overrides_the_environment() {
     let _serial = serial();
-    let exporter = kept_on_shutdown();
+    let exporter = Recorded::default();
     for vars in [
         &[("TRACING_ENABLED", "false")][..],
         &[("OTEL_SDK_DISABLED", "TRUE")][..],
@@ -765,7 +736,7 @@ fn disabled_from_the_environment_exports_nothing_and_code_overrides_the_environm
         assert!(!guard.is_enabled());
         assert_eq!(load(), 3, "the function behaves as without tracing");
         guard.shutdown().expect("shutdown");
-        assert!(exporter.get_finished_spans().unwrap_or_default().is_empty());
+        assert!(exporter.spans().is_empty());
     }
 
     // A builder call after `from_env` wins over the environment.
@@ -778,7 +749,7 @@ fn disabled_from_the_environment_exports_nothing_and_code_overrides_the_environm
     assert!(guard.is_enabled());
     load();
     guard.shutdown().expect("shutdown");
-    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let spans = exporter.spans();
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name, "load_training_dataset");
 }
@@ -799,7 +770,7 @@ fn init_twice_is_an_error_until_the_first_guard_is_gone() {
 #[test]
 fn dropping_the_guard_flushes_every_batched_span() {
     let _serial = serial();
-    let exporter = kept_on_shutdown();
+    let exporter = Recorded::default();
     let guard = init(
         TracingConfig::default()
             .service_name("maestro-ml-api")
@@ -810,8 +781,8 @@ fn dropping_the_guard_flushes_every_batched_span() {
         load();
     }
     drop(guard);
-    assert_eq!(exporter.get_finished_spans().unwrap_or_default().len(), 100);
-    assert!(exporter.get_finished_spans().unwrap_or_default()[0]
+    assert_eq!(exporter.spans().len(), 100);
+    assert!(exporter.spans()[0]
         .events
         .iter()
         .any(|e| e.name == "dataset_loaded"));
@@ -888,7 +859,7 @@ fn console_exporter_prints_each_trace_as_an_indented_tree_with_durations_and_err
 #[test]
 fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     let _serial = serial();
-    let exporter = kept_on_shutdown();
+    let exporter = Recorded::default();
     let guard = init(
         TracingConfig::default()
             .span_exporter(exporter.clone())
@@ -919,7 +890,7 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     });
     guard.shutdown().expect("flush");
 
-    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let spans = exporter.spans();
     let span = &spans[0];
     assert_eq!(
         span.attributes.len(),

@@ -5,7 +5,9 @@
 use proc_macro2::TokenStream;
 use syn::Expr;
 
-use super::{Errors, Kind, NameKind, Named};
+use super::named::{named_attrs, Named};
+use super::traced::{parse_kind, Kind};
+use super::{Errors, NameKind};
 use crate::parse::{self, AttrSpec};
 
 /// Where a span starts and what it links to, beyond its kind.
@@ -95,7 +97,7 @@ pub(crate) fn span(input: TokenStream) -> syn::Result<SpanMacro> {
     }
     options.relations.check_root(options.root, &mut errors);
     input.attrs = attrs;
-    let named = super::named_attrs(input, NameKind::Span, errors)?;
+    let named = named_attrs(input, NameKind::Span, errors)?;
     Ok(SpanMacro { named, options })
 }
 
@@ -117,7 +119,7 @@ fn span_option(name: &str, spec: AttrSpec, options: &mut SpanOptions, errors: &m
             &value,
             format!("`kind` sets the span kind in `span!`, as a bare word: `kind = client` (or `server`, `producer`, `consumer`, `internal`); {dotted}"),
         ),
-        ("kind", AttrSpec::Keyed { value, .. }) => options.kind = super::parse_kind(&value, errors),
+        ("kind", AttrSpec::Keyed { value, .. }) => options.kind = parse_kind(&value, errors),
         (_, AttrSpec::Bare(ident)) => errors.at(&ident, format!("{}; {dotted}", needs_value(name))),
         (_, AttrSpec::Keyed { key, value }) => {
             options.relations.assign(name, key.tokens, &value);
