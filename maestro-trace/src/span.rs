@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
     Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt,
@@ -154,7 +155,9 @@ impl Span {
             builder.links = links.take().map(collect_links);
         }
         let mut span = if meta.root {
-            active.tracer.build_with_context(builder, &Context::new())
+            active
+                .tracer
+                .build_with_context(builder, &root_context(&parent))
         } else {
             active.tracer.build_with_context(builder, &parent)
         };
@@ -737,6 +740,23 @@ impl IntoLink for &Span {
 impl IntoLink for Link {
     fn into_link(self) -> Option<Link> {
         self.span_context.is_valid().then_some(self)
+    }
+}
+
+/// The context a `root` span starts in: no parent span, so a new trace, but the baggage of
+/// `parent` kept, so the span processors (baggage span attributes) see what its children will.
+/// (Not an invalid span context in `parent`: a parent-based sampler reads that as an unsampled
+/// parent and drops the span.)
+fn root_context(parent: &Context) -> Context {
+    let baggage = parent.baggage();
+    if baggage.is_empty() {
+        Context::new()
+    } else {
+        let baggage: Baggage = baggage
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.clone()))
+            .collect();
+        Context::new().with_baggage(baggage)
     }
 }
 
