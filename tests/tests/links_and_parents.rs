@@ -230,3 +230,32 @@ async fn an_explicit_parent_holds_across_await() {
     assert!(epoch.is_child_of(&capture.span("train_model_job")));
     assert!(capture.span("run_training_step").is_child_of(&epoch));
 }
+
+#[test]
+fn the_tree_shows_each_link_under_its_span() {
+    let capture = testing::capture();
+    let (queue, jobs) = mpsc::channel();
+    submit_training_job(&queue, "bert-base");
+    drop(queue);
+    for job in jobs.iter() {
+        run_training_job(&job);
+    }
+    let producer = capture.span("submit_training_job");
+    let tree = capture.tree();
+    let consumer_line = tree
+        .lines()
+        .position(|line| line.starts_with("run_training_job [consumer]"))
+        .unwrap_or_else(|| panic!("no consumer root in\n{tree}"));
+    assert_eq!(
+        tree.lines().nth(consumer_line + 1),
+        Some(
+            format!(
+                "   ↪ linked to trace {} span {}",
+                producer.trace_id(),
+                producer.span_id()
+            )
+            .as_str()
+        ),
+        "{tree}"
+    );
+}
