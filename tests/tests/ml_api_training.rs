@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use maestro_trace_tests::jaeger::{self, tag_str, Jaeger};
-use maestro_trace_tests::ml_api::MlApi;
+use maestro_trace_tests::ml_api::{send, MlApi};
 use serde_json::Value;
 
 /// The service name the ML API sets in code.
@@ -58,20 +58,14 @@ fn a_queued_training_job_runs_in_a_linked_trace_carrying_the_requests_tenant() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", jaeger.otlp_grpc.clone()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
     ]);
-    let response = reqwest::blocking::Client::new()
-        .post(api.url("/training/jobs"))
-        .header("content-type", "application/json")
-        .header("x-tenant-id", "tenant-7")
-        .body(r#"{"model_id": "bert-base", "epochs": 3, "batch_size": 32, "learning_rate": 0.001}"#)
-        .send()
-        .expect("the ML API answers");
-    assert_eq!(response.status().as_u16(), 202, "log:\n{}", api.log());
-    let request_trace = response
-        .headers()
-        .get("x-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let (status, request_trace) = send(
+        reqwest::blocking::Client::new()
+            .post(api.url("/training/jobs"))
+            .header("content-type", "application/json")
+            .header("x-tenant-id", "tenant-7")
+            .body(r#"{"model_id": "bert-base", "epochs": 3, "batch_size": 32, "learning_rate": 0.001}"#),
+    );
+    assert_eq!(status, 202, "log:\n{}", api.log());
 
     let traces = traces_of_tenant(&jaeger, "tenant-7", SPANS);
     assert_eq!(
