@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Endpoints: `GET /models`, `POST /models`, `GET /models/{id}` (404 through a recorded
-//! error), `POST /training/jobs`, `POST /models/{id}/deploy`, `POST /predictions` (every third
+//! error), `POST /training/jobs` (queued to the training worker, whose trace links back to the
+//! request), `POST /models/{id}/deploy`, `POST /predictions` (every third
 //! request fails with `Model version v2.0 not found in registry`), and
 //! `GET /health` (excluded from tracing). The environment configures everything else
 //! (`OTEL_TRACES_EXPORTER`, `JAEGER_AGENT_HOST`, `OTEL_SEMCONV_STABILITY_OPT_IN=http/dup`, ...);
@@ -20,6 +21,10 @@
 //! client span under the handler's spans. Each request writes one log line to stderr, and a
 //! failed one logs its error; lines carry the request's `trace_id` and `span_id`, the trace id
 //! the response returns in `x-trace-id`.
+//!
+//! A request's `x-tenant-id` header becomes the `tenant.id` baggage entry at the edge: it is on
+//! every span of the request (the server span included), travels with queued training jobs to
+//! the worker's spans, and goes on to any service the request calls.
 
 use std::fmt;
 use std::future::Future;
@@ -28,13 +33,15 @@ use std::time::Duration;
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse, HttpServer};
+use maestro_trace::otel::trace::SpanContext;
 use maestro_trace::sqlx::TracedPool;
 use maestro_trace::{
-    event, record_errors, span, span_attrs, traced, Exporter, TraceFutureExt, TracingConfig,
-    TracingMiddleware,
+    baggage, event, record_errors, span, span_attrs, traced, Exporter, TraceFutureExt,
+    TracingConfig, TracingMiddleware,
 };
 use redis::AsyncCommands as _;
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -75,12 +82,13 @@ struct PredictionRequest {
     features: Vec<f64>,
 }
 
-/// The service's state: its database, the optional cache of model lookups, and the
-/// predictions counter behind the intermittent failure.
+/// The service's state: its database, the optional cache of model lookups, the queue to the
+/// training worker, and the predictions counter behind the intermittent failure.
 #[derive(Debug)]
 struct Store {
     db: Database,
     cache: Option<Cache>,
+    training: mpsc::Sender<QueuedJob>,
     predictions: AtomicU64,
 }
 
@@ -295,6 +303,7 @@ enum ApiError {
     InvalidModel(String),
     RegistryMiss(String),
     Database(sqlx::Error),
+    TrainingStopped,
 }
 
 impl fmt::Display for ApiError {
@@ -306,6 +315,7 @@ impl fmt::Display for ApiError {
                 write!(f, "Model version {version} not found in registry")
             }
             ApiError::Database(error) => write!(f, "database: {error}"),
+            ApiError::TrainingStopped => write!(f, "the training worker has stopped"),
         }
     }
 }
@@ -323,6 +333,7 @@ impl actix_web::ResponseError for ApiError {
             ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::InvalidModel(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RegistryMiss(_) | ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TrainingStopped => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -400,18 +411,95 @@ async fn get_model(
 
 // ---- POST /training/jobs -------------------------------------------------------------------
 
-#[traced("submit_training_job", kind = producer, attrs(job))]
-async fn submit_training_job(job: &TrainingJob) -> String {
-    let job_id = format!("job-{}-{}", job.model_id, job.epochs);
-    event!("job_queued", queue = "training", job.id = job_id.as_str());
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    event!("job_started", worker = "gpu-node-1");
-    job_id
+/// A training job on its way from the API to the training worker, with what a message
+/// broker's headers would carry across: the span context of the request's
+/// `submit_training_job` span (the worker's span links to it) and the request's baggage.
+#[derive(Debug)]
+struct QueuedJob {
+    id: String,
+    job: TrainingJob,
+    queued_by: Option<SpanContext>,
+    baggage: Vec<(String, String)>,
 }
 
-async fn create_training_job(job: web::Json<TrainingJob>) -> HttpResponse {
-    let job_id = submit_training_job(&job).await;
-    HttpResponse::Accepted().json(serde_json::json!({ "job_id": job_id, "status": "started" }))
+/// Most jobs waiting for the worker; a request finding the queue full waits for room.
+const TRAINING_QUEUE: usize = 16;
+
+#[traced("submit_training_job", kind = producer, attrs(job))]
+#[record_errors]
+async fn submit_training_job(
+    queue: &mpsc::Sender<QueuedJob>,
+    job: TrainingJob,
+) -> Result<String, ApiError> {
+    let id = format!("job-{}-{}", job.model_id, job.epochs);
+    let queued = QueuedJob {
+        id: id.clone(),
+        job,
+        queued_by: maestro_trace::current_span_context(),
+        baggage: baggage::entries(),
+    };
+    queue
+        .send(queued)
+        .await
+        .map_err(|_| ApiError::TrainingStopped)?;
+    event!("job_queued", queue = "training", job.id = id.as_str());
+    Ok(id)
+}
+
+async fn create_training_job(
+    store: web::Data<Store>,
+    job: web::Json<TrainingJob>,
+) -> Result<HttpResponse, ApiError> {
+    let job_id = submit_training_job(&store.training, job.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "job_id": job_id, "status": "queued" })))
+}
+
+/// The training worker: runs queued jobs one at a time until the queue closes (every sender
+/// gone: the service has stopped), each in its own trace, in the baggage of the request that
+/// queued it.
+async fn training_worker(mut jobs: mpsc::Receiver<QueuedJob>) {
+    while let Some(queued) = jobs.recv().await {
+        let entries: Vec<(&str, &str)> = queued
+            .baggage
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        match baggage::with_future(&entries, run_training_job(&queued)) {
+            Ok(run) => run.await,
+            // Entries that were valid baggage in the request always are; should that ever
+            // change, the job still runs, and the log says what was left behind.
+            Err(error) => {
+                tracing::error!(job.id = queued.id, %error, "job baggage refused, running without it");
+                run_training_job(&queued).await;
+            }
+        }
+    }
+}
+
+/// A consumer span in a trace of its own (a job outlives the request that queued it), linked
+/// to the `submit_training_job` span of that request.
+#[traced(
+    "run_training_job",
+    kind = consumer,
+    root,
+    links = queued.queued_by.clone(),
+    attrs(job.id = queued.id.as_str())
+)]
+async fn run_training_job(queued: &QueuedJob) {
+    maestro_trace::record(&queued.job);
+    event!("job_started", worker = "gpu-node-1");
+    span!("load_training_data", dataset = "models-training")
+        .in_scope(|| event!("dataset_loaded", rows = 50_000_i64));
+    // A short demo run: at most three epochs, whatever was asked.
+    for epoch in 1..=queued.job.epochs.clamp(1, 3) {
+        tokio::time::sleep(Duration::from_millis(5))
+            .in_span(span!("train_epoch", training.epoch = epoch))
+            .await;
+    }
+    event!(
+        "model_checkpoint_saved",
+        model.id = queued.job.model_id.as_str()
+    );
 }
 
 // ---- POST /models/{id}/deploy --------------------------------------------------------------
@@ -516,16 +604,32 @@ fn middleware() -> std::io::Result<TracingMiddleware> {
     Ok(middleware
         .exclude_urls(maestro_trace::actix::PROBE_URLS)
         .capture_request_headers(["x-tenant-id"])
-        .trace_id_response_header("x-trace-id")
-        .request_hook(|request, span| {
-            if let Some(tenant) = request
-                .headers()
-                .get("x-tenant-id")
-                .and_then(|v| v.to_str().ok())
-            {
-                span.set_attribute("tenant.id", tenant);
-            }
-        }))
+        .trace_id_response_header("x-trace-id"))
+}
+
+/// Serves a request in the baggage entry `tenant.id` taken from its `x-tenant-id` header.
+/// Registered after [`TracingMiddleware`], it runs before it, so the server span starts in that
+/// baggage too. A header that is not valid baggage is served without it, and logged.
+fn tenant_baggage<S, B>(request: ServiceRequest, service: &S) -> S::Future
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let tenant = request
+        .headers()
+        .get("x-tenant-id")
+        .and_then(|value| value.to_str().ok())
+        .map(|tenant| baggage::context_with(&[("tenant.id", tenant)]));
+    match tenant {
+        Some(Ok(cx)) => {
+            let _current = cx.attach();
+            service.call(request)
+        }
+        Some(Err(error)) => {
+            tracing::warn!(%error, "x-tenant-id is not valid baggage; served without a tenant");
+            service.call(request)
+        }
+        None => service.call(request),
+    }
 }
 
 /// Writes one log line per request from inside its server span, so that the line carries the
@@ -608,6 +712,7 @@ async fn run_demo(store: web::Data<Store>) -> std::io::Result<()> {
             .app_data(store.clone())
             .wrap_fn(log_request)
             .wrap(middleware.clone())
+            .wrap_fn(tenant_baggage)
             .configure(routes)
     })
     .workers(1)
@@ -657,9 +762,19 @@ async fn run_demo(store: web::Data<Store>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Waits for the training worker to run the jobs still queued (the server has stopped, so
+/// no more come), for at most ten seconds.
+async fn finish_training(worker: actix_web::rt::task::JoinHandle<()>) {
+    match tokio::time::timeout(Duration::from_secs(10), worker).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "the training worker failed"),
+        Err(_) => tracing::error!("queued training jobs left unfinished after 10 s"),
+    }
+}
+
 /// The store the environment names: `DATABASE_URL` (else SQLite in memory) and, when
-/// `REDIS_URL` is set, the cache of model lookups.
-async fn connect_store() -> Result<Store, StartupError> {
+/// `REDIS_URL` is set, the cache of model lookups; training jobs go to `training`.
+async fn connect_store(training: mpsc::Sender<QueuedJob>) -> Result<Store, StartupError> {
     let db = Database::connect(std::env::var("DATABASE_URL").ok().as_deref()).await?;
     let cache = match std::env::var("REDIS_URL") {
         Ok(url) => Some(Cache::connect(&url).await?),
@@ -668,6 +783,7 @@ async fn connect_store() -> Result<Store, StartupError> {
     Ok(Store {
         db,
         cache,
+        training,
         predictions: AtomicU64::new(0),
     })
 }
@@ -678,7 +794,8 @@ async fn main() -> std::io::Result<()> {
     let config = TracingConfig::from_env()
         .service_name("maestro-ml-api")
         .service_version("1.4.0")
-        .resource_attribute("deployment.environment", "development");
+        .resource_attribute("deployment.environment", "development")
+        .baggage_span_attributes(["tenant.id"]);
     // The demo prints to the console unless the environment points elsewhere (e.g.
     // OTEL_TRACES_EXPORTER=otlp); the service exports to Jaeger over OTLP by default.
     let config = if demo {
@@ -688,32 +805,39 @@ async fn main() -> std::io::Result<()> {
     };
     let tracing = maestro_trace::init(config).map_err(std::io::Error::other)?;
     init_logging();
+    let port = match std::env::var("PORT") {
+        Ok(port) => port.parse::<u16>().map_err(|error| {
+            std::io::Error::other(format!("PORT={port:?} is not a port number: {error}"))
+        })?,
+        Err(_) => 8000,
+    };
+    let (training, jobs) = mpsc::channel(TRAINING_QUEUE);
+    let worker = actix_web::rt::spawn(training_worker(jobs));
     let store = web::Data::new(
-        connect_store()
+        connect_store(training)
             .await
             .map_err(|error| std::io::Error::other(error.to_string()))?,
     );
 
     if demo {
         run_demo(store).await?;
+        finish_training(worker).await;
         return tracing.shutdown().map_err(std::io::Error::other);
     }
     let middleware = middleware()?;
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(8000);
     println!("maestro-ml-api on http://127.0.0.1:{port}");
     HttpServer::new(move || {
         App::new()
             .app_data(store.clone())
             .wrap_fn(log_request)
             .wrap(middleware.clone())
+            .wrap_fn(tenant_baggage)
             .configure(routes)
     })
     .bind(("127.0.0.1", port))?
     .run()
     .await?;
+    finish_training(worker).await;
     // Stopped (SIGTERM, SIGINT): flush, then log what happened to the spans, so a Jaeger
     // outage shows in the service's own log as counted drops.
     let shutdown = tracing.shutdown();

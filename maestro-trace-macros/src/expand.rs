@@ -9,7 +9,8 @@ use syn::{Attribute, Block, Expr, ExprLit, Ident, ItemFn, Lit, LitStr, ReturnTyp
 
 use crate::parse::AttrSpec;
 use crate::validate::{
-    self, AttrGroup, AttrType, AttrVariants, DeprecatedKey, GroupField, Kind, NameKind, Traced,
+    self, AttrGroup, AttrType, AttrVariants, DeprecatedKey, GroupField, Kind, NameKind, Relations,
+    Traced,
 };
 
 fn private() -> TokenStream {
@@ -354,6 +355,30 @@ fn span_meta(name: &LitStr, kind: Kind, root: bool, attrs: &[AttrSpec]) -> (Iden
     (meta, tokens)
 }
 
+/// The call that starts a span described by `meta`: `start_with` when it has a `parent = ..`
+/// (evaluated while tracing is on) or `links = ..` (evaluated only when sampled).
+fn start(meta: &Ident, record: TokenStream, relations: &Relations) -> TokenStream {
+    let p = private();
+    if relations.parent.is_none() && relations.links.is_none() {
+        return quote!(#p::start(#meta, #record));
+    }
+    // The calls spanned at the expression, so a type error points there, not at the macro.
+    let parent = match &relations.parent {
+        Some((_, expr)) => {
+            quote_spanned!(expr.span()=> || ::maestro_trace::__private::parent(#expr))
+        }
+        None => quote!(|| ::core::option::Option::None),
+    };
+    let out = local("__mt_links");
+    let links = match &relations.links {
+        Some((_, expr)) => quote_spanned! {expr.span()=>
+            |#out: &mut ::std::vec::Vec<#p::Link>| ::maestro_trace::__private::links(#out, #expr)
+        },
+        None => quote!(|_: &mut ::std::vec::Vec<#p::Link>| {}),
+    };
+    quote!(#p::start_with(#meta, #parent, #links, #record))
+}
+
 /// A closure that records `attrs`; it runs only when the span is sampled.
 fn recorder(attrs: &[AttrSpec]) -> TokenStream {
     let p = private();
@@ -499,7 +524,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
     let record_errors = record_errors_path.is_some();
     let uses = record_errors_path.map(|path| quote!(#[allow(unused_imports)] use #path as _;));
     let (meta, meta_item) = span_meta(&traced.name, traced.kind, traced.root, &traced.attrs.specs);
-    let record = recorder(&traced.attrs.specs);
+    let start = start(&meta, recorder(&traced.attrs.specs), &traced.relations);
     let warnings = deprecation_warnings(&traced.attrs.deprecated, &[]);
     let span = local("__mt_span");
     let block = &mut parts.block;
@@ -516,7 +541,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
                 quote!(#(#stmts)*)
             };
             quote! {
-                let #scope = #p::SpanScope::enter(#p::start(#meta, #record));
+                let #scope = #p::SpanScope::enter(#start);
                 #run
             }
         }
@@ -531,7 +556,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
             // The span (and its attribute expressions) before the body's future, which takes
             // the arguments by move.
             quote! {
-                let #span = #p::start(#meta, #record);
+                let #span = #start;
                 let #inner = #inner_future;
                 match #p::started(#span) {
                     ::core::option::Option::Some(#span) => #p::instrument(#inner, #span).await,
@@ -554,7 +579,7 @@ fn expand_traced(traced: Traced) -> TokenStream {
             // Statements before the returned block run at call time, with the span current.
             let enter = has_setup.then(|| quote!(let #setup = #p::attach(&#span);));
             quote! {
-                let #span = #p::start(#meta, #record);
+                let #span = #start;
                 #enter
                 #(#stmts)*
             }
@@ -600,7 +625,10 @@ pub(crate) fn record_errors(args: TokenStream, item: TokenStream) -> TokenStream
 /// `span!("name", key = value, ...)`.
 pub(crate) fn span(input: TokenStream) -> TokenStream {
     let p = private();
-    let span = match validate::named(input, NameKind::Span) {
+    let validate::SpanMacro {
+        named: span,
+        options,
+    } = match validate::span(input) {
         Ok(span) => span,
         // A span that records nothing keeps `.in_scope(..)` after a bad `span!` from adding a
         // second, confusing error to the real one.
@@ -609,14 +637,14 @@ pub(crate) fn span(input: TokenStream) -> TokenStream {
             return quote!({ #error #p::Span::none() });
         }
     };
-    let (meta, meta_item) = span_meta(&span.name, Kind::Internal, false, &span.attrs.specs);
-    let record = recorder(&span.attrs.specs);
+    let (meta, meta_item) = span_meta(&span.name, options.kind, options.root, &span.attrs.specs);
+    let start = start(&meta, recorder(&span.attrs.specs), &options.relations);
     let warnings = deprecation_warnings(&span.attrs.deprecated, &[]);
     quote! {
         {
             #warnings
             #meta_item
-            #p::start(#meta, #record)
+            #start
         }
     }
 }

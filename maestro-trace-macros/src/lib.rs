@@ -34,6 +34,36 @@ use proc_macro::TokenStream;
 /// otherwise), `kind = server | client | producer | consumer | internal`, `attrs(...)` with
 /// `dotted.key = expr` entries or bare argument names, and `root` to start a new trace.
 ///
+/// `parent = expr` starts the span under the given context instead of the current one: a
+/// `&Context`, `Context`, `&Span` or `SpanContext` (see `maestro_trace::IntoParent`); it cannot
+/// be combined with `root`. `links = expr` links the span to others: any iterable (array,
+/// `Vec`, slice, `Option`) of `SpanContext`, `&Span` or `Link`, evaluated only when the span is
+/// sampled. Both expressions capture what they name as a closure would: `links = [&context]`
+/// borrows an argument the body still uses, `links = [context]` moves it. A consumer linked to
+/// the producer that queued its work:
+///
+/// ```
+/// use maestro_trace::otel::trace::SpanContext;
+/// use maestro_trace::traced;
+///
+/// struct TrainingJob { model_id: String, queued_by: Option<SpanContext> }
+///
+/// #[traced("submit_training_job", kind = producer)]
+/// fn submit(queue: &std::sync::mpsc::Sender<TrainingJob>, model_id: &str) {
+///     let queued_by = maestro_trace::current_span_context();
+///     let _ = queue.send(TrainingJob { model_id: model_id.into(), queued_by });
+/// }
+///
+/// #[traced("run_training_job", kind = consumer, root, links = job.queued_by.clone())]
+/// fn run(job: TrainingJob) -> usize { job.model_id.len() }
+///
+/// let (queue, jobs) = std::sync::mpsc::channel();
+/// submit(&queue, "bert-base");
+/// let worker = maestro_trace::thread::spawn(move || jobs.iter().map(run).sum::<usize>());
+/// drop(queue);
+/// assert_eq!(worker.join().ok(), Some(9));
+/// ```
+///
 /// Arguments are never recorded unless named in `attrs(...)`; attribute expressions run only
 /// when the span is sampled. Sync functions keep the span current until they return, `?` out,
 /// or panic (a panic ends the span with status Error and an `exception` event). Async functions
@@ -119,6 +149,19 @@ pub fn span_attrs(args: TokenStream, item: TokenStream) -> TokenStream {
 /// span!("validate_model", model_type = kind).in_scope(|| Ok::<_, String>(()))?;
 /// save("models").in_span(span!("save_to_database", table = "models")).await?;
 /// # Ok(()) }
+/// ```
+///
+/// After the name, `span!` takes the options of `#[traced]` among its attributes:
+/// `kind = server | client | producer | consumer | internal`, `root`, `parent = expr` and
+/// `links = expr`. A one-word key with one of these names is always the option; an attribute
+/// of that name needs a dotted key (`job.kind = "nightly"`).
+///
+/// ```
+/// use maestro_trace::span;
+///
+/// let job = span!("train_model_job", kind = producer, job.kind = "nightly");
+/// span!("run_training_epoch", parent = &job).in_scope(|| {});
+/// span!("consume_training_event", kind = consumer, root, links = [&job]).in_scope(|| {});
 /// ```
 #[proc_macro]
 pub fn span(input: TokenStream) -> TokenStream {

@@ -82,6 +82,7 @@ mod span;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+pub mod thread;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod tracing;
@@ -114,8 +115,8 @@ pub use integrations::redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub use integrations::sqlx;
 pub use span::{
-    record, record_error, spawn, InSpan, Span, TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT,
-    PANIC_TYPE,
+    current_span_context, record, record_error, spawn, InSpan, IntoLink, IntoParent, Span,
+    TraceFutureExt, CANCELLED_EVENT, EXCEPTION_EVENT, PANIC_TYPE,
 };
 
 pub use maestro_trace_macros::{event, record_errors, span, span_attrs, traced};

@@ -6,16 +6,44 @@
 use std::fmt::Display;
 use std::future::Future;
 
-pub use opentelemetry::trace::SpanKind;
-pub use opentelemetry::{Array, StringValue, Value};
+pub use opentelemetry::trace::{Link, SpanKind};
+pub use opentelemetry::{Array, Context, StringValue, Value};
 
 pub use crate::attributes::{ArrayElement, AttributeValue, RecordArg, Recorder, SpanAttributes};
-pub use crate::span::{InSpan, Span, SpanMeta, SpanScope};
+pub use crate::span::{InSpan, IntoLink, IntoParent, Span, SpanMeta, SpanScope};
 
 /// Starts the span of a `#[traced]` function or a `span!`; `record` runs only if it is sampled.
 #[inline(always)]
 pub fn start(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
     Span::start(meta, record)
+}
+
+/// Starts the span of a `#[traced]` function or a `span!` with `parent = ..` or `links = ..`:
+/// `parent` runs only while tracing is on, `links` and `record` only if the span is sampled.
+#[inline(always)]
+pub fn start_with(
+    meta: &SpanMeta,
+    parent: impl FnOnce() -> Option<Context>,
+    links: impl FnOnce(&mut Vec<Link>),
+    record: impl FnOnce(&mut Recorder<'_>),
+) -> Span {
+    Span::start_with(meta, parent, links, record)
+}
+
+/// The context of a `parent = ..` (the bound names the offending type in errors).
+#[inline(always)]
+pub fn parent<P: IntoParent>(parent: P) -> Option<Context> {
+    Some(parent.into_parent())
+}
+
+/// Pushes the valid links of a `links = ..` (the bound names the offending item type).
+#[inline]
+pub fn links<I>(out: &mut Vec<Link>, links: I)
+where
+    I: IntoIterator,
+    I::Item: IntoLink,
+{
+    out.extend(links.into_iter().filter_map(IntoLink::into_link));
 }
 
 /// `span`, unless it is the empty span of disabled tracing (then nothing is left to drop).

@@ -10,10 +10,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
-    Span as _, SpanBuilder, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
-    Tracer as _,
+    Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt,
+    TraceId, Tracer as _,
 };
 use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
@@ -99,14 +100,35 @@ impl Span {
         if !pipeline::enabled() {
             return Span::none();
         }
-        Span::start_enabled(meta, record)
+        Span::start_enabled(meta, Context::current(), None::<fn(&mut Vec<Link>)>, record)
     }
 
-    fn start_enabled(meta: &SpanMeta, record: impl FnOnce(&mut Recorder<'_>)) -> Span {
+    /// Starts a span under `parent` (the current context when it yields `None`) with the links
+    /// `links` pushes; `parent` runs only while tracing is on, `links` and `record` only if the
+    /// span is sampled.
+    #[inline]
+    pub(crate) fn start_with(
+        meta: &SpanMeta,
+        parent: impl FnOnce() -> Option<Context>,
+        links: impl FnOnce(&mut Vec<Link>),
+        record: impl FnOnce(&mut Recorder<'_>),
+    ) -> Span {
+        if !pipeline::enabled() {
+            return Span::none();
+        }
+        let parent = parent().unwrap_or_else(Context::current);
+        Span::start_enabled(meta, parent, Some(links), record)
+    }
+
+    fn start_enabled(
+        meta: &SpanMeta,
+        parent: Context,
+        links: Option<impl FnOnce(&mut Vec<Link>)>,
+        record: impl FnOnce(&mut Recorder<'_>),
+    ) -> Span {
         let Some(active) = pipeline::active() else {
             return Span::none();
         };
-        let parent = Context::current();
         let sampled_for_sure = {
             let parent_span = parent.span();
             let parent_context =
@@ -125,13 +147,17 @@ impl Span {
         };
         let mut builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
         let mut record = (meta.attrs > 0).then_some(record);
+        let mut links = links;
         if sampled_for_sure {
             // Known to be sampled: the attributes go into the span as it is built, in the one
             // buffer the span keeps (no second buffer, no attribute-by-attribute copy).
             builder.attributes = record.take().map(|record| meta.record(record));
+            builder.links = links.take().map(collect_links);
         }
         let mut span = if meta.root {
-            active.tracer.build_with_context(builder, &Context::new())
+            active
+                .tracer
+                .build_with_context(builder, &root_context(&parent))
         } else {
             active.tracer.build_with_context(builder, &parent)
         };
@@ -147,6 +173,11 @@ impl Span {
         if let Some(record) = record {
             // Sampled after all (e.g. by a ratio): record now.
             span.set_attributes(meta.record(record));
+        }
+        if let Some(links) = links {
+            for link in collect_links(links) {
+                span.add_link(link.span_context, link.attributes);
+            }
         }
         Span {
             cx: Some(parent.with_span(span)),
@@ -197,6 +228,54 @@ impl Span {
         let span = cx.span();
         let span_context = span.span_context();
         span_context.is_valid().then(|| span_context.trace_id())
+    }
+
+    /// The span context of this span, to link another span to it (`links = [..]` of the
+    /// macros, [`Span::add_link`]) or to hand to a worker as its `parent = ..`. `None` when
+    /// tracing is disabled or the span has ended.
+    ///
+    /// ```
+    /// use maestro_trace::{span, testing};
+    ///
+    /// let capture = testing::capture();
+    /// let producer = span!("enqueue_training_job");
+    /// let queued = producer.span_context();
+    /// producer.end();
+    /// span!("run_training_job", links = queued).in_scope(|| {});
+    /// let consumer = capture.span("run_training_job");
+    /// assert_eq!(consumer.links()[0].span_id(), capture.span("enqueue_training_job").span_id());
+    /// ```
+    pub fn span_context(&self) -> Option<SpanContext> {
+        let cx = self.cx.as_ref()?;
+        let span = cx.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| span_context.clone())
+    }
+
+    /// Links this span to `span_context` (a span it relates to outside of its parent: the
+    /// producer of the message it handles, the requests a batch job merges). Nothing happens
+    /// unless this span is sampled, or for an invalid span context.
+    ///
+    /// ```
+    /// use maestro_trace::{span, testing};
+    ///
+    /// let capture = testing::capture();
+    /// let request = span!("submit_training_job");
+    /// let batch = span!("run_training_batch");
+    /// if let Some(request) = request.span_context() {
+    ///     batch.add_link(request);
+    /// }
+    /// drop((request, batch));
+    /// let submitted = capture.span("submit_training_job");
+    /// assert_eq!(capture.span("run_training_batch").links()[0].span_id(), submitted.span_id());
+    /// ```
+    pub fn add_link(&self, span_context: SpanContext) {
+        if let Some(cx) = self.own() {
+            let span = cx.span();
+            if span.is_recording() && span_context.is_valid() {
+                span.add_link(span_context, Vec::new());
+            }
+        }
     }
 
     /// Runs `f` with this span current, then ends the span. A panic in `f` ends it with status
@@ -546,6 +625,146 @@ where
     F::Output: Send + 'static,
 {
     tokio::spawn(future.in_current_span())
+}
+
+/// The span context of the current span, if there is a valid one: what a producer sends along
+/// with the work it queues, for the consumer to link to (`links = [..]`) or to continue
+/// (`parent = ..`).
+///
+/// ```
+/// use maestro_trace::{span, testing};
+///
+/// let capture = testing::capture();
+/// let queued = span!("enqueue_training_job").in_scope(maestro_trace::current_span_context);
+/// assert_eq!(queued.map(|sc| sc.span_id()), Some(capture.span("enqueue_training_job").span_id()));
+/// ```
+pub fn current_span_context() -> Option<SpanContext> {
+    Context::map_current(|cx| {
+        let span = cx.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| span_context.clone())
+    })
+}
+
+/// What `parent = ..` of [`#[traced]`](crate::traced) and [`span!`](crate::span) accepts: the
+/// context or span to start the new span under, in place of the current one.
+///
+/// Implemented for `&Context` and `Context` (raw OpenTelemetry code, an extracted remote
+/// context), `&Span` (a span handle) and `SpanContext` / `&SpanContext` (sent along with queued
+/// work; the new span then keeps the current context's other values, such as baggage).
+///
+/// ```
+/// use maestro_trace::{span, testing};
+///
+/// let capture = testing::capture();
+/// let job = span!("train_model_job");
+/// let epoch = span!("run_training_epoch", parent = &job);
+/// drop((epoch, job));
+/// assert!(capture.span("run_training_epoch").is_child_of(&capture.span("train_model_job")));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`parent = ..` takes a `&Context`, `Context`, `&Span` or `SpanContext`, not `{Self}`",
+    label = "not a context or span to start under",
+    note = "pass `&span` for a `maestro_trace::Span`, or `span.span_context()` sent from another thread"
+)]
+pub trait IntoParent {
+    /// The context the new span starts under.
+    fn into_parent(self) -> Context;
+}
+
+impl IntoParent for &Context {
+    fn into_parent(self) -> Context {
+        self.clone()
+    }
+}
+
+impl IntoParent for Context {
+    fn into_parent(self) -> Context {
+        self
+    }
+}
+
+/// A span handle's context; an empty handle (tracing off) gives an empty context, a new trace.
+impl IntoParent for &Span {
+    fn into_parent(self) -> Context {
+        self.cx.clone().unwrap_or_default()
+    }
+}
+
+impl IntoParent for SpanContext {
+    fn into_parent(self) -> Context {
+        Context::current().with_remote_span_context(self)
+    }
+}
+
+impl IntoParent for &SpanContext {
+    fn into_parent(self) -> Context {
+        self.clone().into_parent()
+    }
+}
+
+/// What each item of `links = ..` of [`#[traced]`](crate::traced) and [`span!`](crate::span)
+/// can be: a span to link the new span to. `links` takes any `IntoIterator` of these (an
+/// array, a `Vec`, a slice, an `Option`).
+///
+/// Implemented for `SpanContext` / `&SpanContext`, `&Span`, and `Link` (a link with
+/// attributes); an invalid span context (an empty span, tracing off) adds no link.
+#[diagnostic::on_unimplemented(
+    message = "`links = ..` takes items that are a `SpanContext`, `&Span` or `Link`, not `{Self}`",
+    label = "not a span to link to",
+    note = "write `links = [span_context]`, `links = [&span]`, or pass a `Vec` or `Option` of them"
+)]
+pub trait IntoLink {
+    /// The link, or `None` when there is nothing valid to link to.
+    fn into_link(self) -> Option<Link>;
+}
+
+impl IntoLink for SpanContext {
+    fn into_link(self) -> Option<Link> {
+        self.is_valid().then(|| Link::with_context(self))
+    }
+}
+
+impl IntoLink for &SpanContext {
+    fn into_link(self) -> Option<Link> {
+        self.is_valid().then(|| Link::with_context(self.clone()))
+    }
+}
+
+impl IntoLink for &Span {
+    fn into_link(self) -> Option<Link> {
+        self.span_context().map(Link::with_context)
+    }
+}
+
+impl IntoLink for Link {
+    fn into_link(self) -> Option<Link> {
+        self.span_context.is_valid().then_some(self)
+    }
+}
+
+/// The context a `root` span starts in: no parent span, so a new trace, but the baggage of
+/// `parent` kept, so the span processors (baggage span attributes) see what its children will.
+/// (Not an invalid span context in `parent`: a parent-based sampler reads that as an unsampled
+/// parent and drops the span.)
+fn root_context(parent: &Context) -> Context {
+    let baggage = parent.baggage();
+    if baggage.is_empty() {
+        Context::new()
+    } else {
+        let baggage: Baggage = baggage
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.clone()))
+            .collect();
+        Context::new().with_baggage(baggage)
+    }
+}
+
+/// The links `push` writes, in one buffer.
+fn collect_links(push: impl FnOnce(&mut Vec<Link>)) -> Vec<Link> {
+    let mut links = Vec::new();
+    push(&mut links);
+    links
 }
 
 /// Records every attribute of a `#[span_attrs]` struct on the current span.

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use opentelemetry::trace::{
-    Event, Link, Span as _, SpanId, SpanKind, Status, TraceContextExt, TraceId,
+    Event, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceId,
 };
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -602,6 +602,23 @@ impl CapturedSpan {
     /// Whether `parent` is this span's direct parent (same trace, parent id matches).
     pub fn is_child_of(&self, parent: &CapturedSpan) -> bool {
         self.trace_id() == parent.trace_id() && self.data.parent_span_id == parent.span_id()
+    }
+
+    /// The span contexts this span links to, in the order added.
+    pub fn links(&self) -> Vec<SpanContext> {
+        self.data
+            .links
+            .iter()
+            .map(|link| link.span_context.clone())
+            .collect()
+    }
+
+    /// Whether this span has a link to `other` (its trace and span id).
+    pub fn is_linked_to(&self, other: &CapturedSpan) -> bool {
+        self.data.links.iter().any(|link| {
+            link.span_context.trace_id() == other.trace_id()
+                && link.span_context.span_id() == other.span_id()
+        })
     }
 
     /// The exporter's full record of the span.

@@ -97,8 +97,19 @@ fn draw(
 
     let kids = children.get(&span.span_context.span_id());
     let has_kids = kids.is_some_and(|k| !k.is_empty());
-    // Events sit under their span; the rail continues only if children follow.
+    // Links and events sit under their span; the rail continues only if children follow.
     let rail = if has_kids { "│" } else { " " };
+    for link in span.links.iter() {
+        let linked = &link.span_context;
+        let _ = write!(
+            out,
+            "{child_prefix}{rail}  ↪ linked to trace {} span {}",
+            linked.trace_id(),
+            linked.span_id()
+        );
+        write_attributes(out, &link.attributes);
+        out.push('\n');
+    }
     for event in span.events.iter() {
         let _ = write!(out, "{child_prefix}{rail}  • {}", event.name);
         write_attributes(out, &event.attributes);

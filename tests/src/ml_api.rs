@@ -103,6 +103,22 @@ impl MlApi {
     }
 }
 
+/// Sends `request` to the ML API and returns the response's status and the trace id its
+/// `x-trace-id` header names (empty when it has none).
+///
+/// # Panics
+/// If the service does not answer.
+pub fn send(request: reqwest::blocking::RequestBuilder) -> (u16, String) {
+    let response = request.send().expect("the ML API answers");
+    let trace = response
+        .headers()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (response.status().as_u16(), trace)
+}
+
 impl Drop for MlApi {
     fn drop(&mut self) {
         let _ = self.child.kill();

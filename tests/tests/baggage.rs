@@ -258,6 +258,44 @@ async fn spans_of_macros_and_spawned_tasks_in_a_baggage_scope_carry_it() {
     );
 }
 
+#[traced("run_training_job", kind = consumer, root)]
+fn run_training_job() {
+    span!("train_epoch").in_scope(|| ());
+}
+
+#[actix_web::test]
+async fn a_root_span_starts_a_new_trace_and_keeps_the_baggage() {
+    let _serial = SERIAL.lock().await;
+    let (guard, exporter) = init(&["tenant.id"]);
+    baggage::with(&[("tenant.id", "tenant-123")], || {
+        span!("submit_training_job").in_scope(run_training_job);
+    })
+    .expect("valid baggage");
+    guard.shutdown().expect("flush");
+
+    let tenant = Some("tenant-123".to_owned());
+    assert_eq!(
+        tenants(&exporter),
+        [
+            ("run_training_job".to_owned(), tenant.clone()),
+            ("submit_training_job".to_owned(), tenant.clone()),
+            ("train_epoch".to_owned(), tenant),
+        ]
+    );
+    let spans = exporter.spans();
+    let named = |name: &str| spans.iter().find(|s| s.name == name).expect(name);
+    let (submit, run) = (named("submit_training_job"), named("run_training_job"));
+    assert_ne!(run.span_context.trace_id(), submit.span_context.trace_id());
+    assert_eq!(
+        run.parent_span_id,
+        maestro_trace::otel::trace::SpanId::INVALID
+    );
+    assert_eq!(
+        named("train_epoch").parent_span_id,
+        run.span_context.span_id()
+    );
+}
+
 #[actix_web::test]
 async fn without_configured_keys_baggage_stays_off_the_spans() {
     let _serial = SERIAL.lock().await;

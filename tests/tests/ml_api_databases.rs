@@ -5,25 +5,13 @@
 //! lookup, a hit (`GET` alone) on the second. The request's log line carries its trace id.
 
 use maestro_trace_tests::jaeger::{self, tag_i64, tag_str, Jaeger};
-use maestro_trace_tests::ml_api::MlApi;
+use maestro_trace_tests::ml_api::{send, MlApi};
 use maestro_trace_tests::postgres::Postgres;
 use maestro_trace_tests::redis::Redis;
 use serde_json::Value;
 
 /// The service name the ML API sets in code.
 const SERVICE: &str = "maestro-ml-api";
-
-/// Sends a request and returns its status and the trace id of its `x-trace-id` header.
-fn send(request: reqwest::blocking::RequestBuilder) -> (u16, String) {
-    let response = request.send().expect("the ML API answers");
-    let trace = response
-        .headers()
-        .get("x-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (response.status().as_u16(), trace)
-}
 
 /// The span named `name` of `trace`, checked to be a child of `parent`.
 fn child_named(trace: &Value, name: &str, parent: &Value) -> Value {

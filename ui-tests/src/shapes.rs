@@ -69,6 +69,8 @@ mod span_and_event_macros;
 mod span_attrs_enum_and_flatten;
 #[path = "../tests/pass/span-attrs-struct.rs"]
 mod span_attrs_struct;
+#[path = "../tests/pass/span-macro-kind-root-parent-links.rs"]
+mod span_macro_kind_root_parent_links;
 #[path = "../tests/pass/tokio-main-both-orders.rs"]
 mod tokio_main_both_orders;
 
@@ -97,6 +99,7 @@ fn every_pass_case_runs() {
     span_and_event_macros::main();
     span_attrs_enum_and_flatten::main();
     span_attrs_struct::main();
+    span_macro_kind_root_parent_links::main();
     tokio_main_both_orders::main();
 }
 

@@ -3,13 +3,15 @@
 //! checked model ([`Traced`], [`Named`](named::Named), [`AttrGroup`]) that expansion only renders.
 //!
 //! One file per concept: `names` (span and event names), `keys` (attribute keys and lists),
-//! `traced` (`#[traced]`, `#[record_errors]`), `named` (`span!`, `event!`) and `span_attrs`
+//! `traced` (`#[traced]`, `#[record_errors]`), `named` (`span!`, `event!`), `span_options`
+//! (what places a span among others: `kind`, `root`, `parent`, `links`) and `span_attrs`
 //! (`#[span_attrs]`); this file holds the error collector and re-exports what expansion reads.
 
 mod keys;
 mod named;
 mod names;
 mod span_attrs;
+mod span_options;
 mod traced;
 
 use quote::ToTokens;
@@ -18,6 +20,7 @@ pub(crate) use keys::DeprecatedKey;
 pub(crate) use named::named;
 pub(crate) use names::NameKind;
 pub(crate) use span_attrs::{span_attrs, AttrGroup, AttrType, AttrVariants, GroupField};
+pub(crate) use span_options::{span, Relations, SpanMacro};
 pub(crate) use traced::{record_errors, traced, Kind, Traced};
 
 /// Every error found so far, combined.

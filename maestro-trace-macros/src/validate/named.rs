@@ -40,7 +40,15 @@ pub(crate) struct Named {
 /// Checks the input of `span!` (`kind` [`NameKind::Span`]) or `event!` ([`NameKind::Event`]).
 pub(crate) fn named(input: TokenStream, kind: NameKind) -> syn::Result<Named> {
     let input = syn::parse2::<parse::NamedAttrs>(input)?;
-    let mut errors = Errors::default();
+    named_attrs(input, kind, Errors::default())
+}
+
+/// [`named`] for parsed input, after the errors already found in it (`span!`'s options).
+pub(crate) fn named_attrs(
+    input: parse::NamedAttrs,
+    kind: NameKind,
+    mut errors: Errors,
+) -> syn::Result<Named> {
     let name = name_literal(&input.name, kind, &mut errors);
     let attrs = attr_list(input.attrs, None, &mut errors);
     let name = match name {

@@ -8,6 +8,7 @@ use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat};
 
 use super::keys::{attr_list, AttrList};
 use super::names::{check_name, NameKind};
+use super::span_options::{self, Relations};
 use super::Errors;
 use crate::parse::{self, AttrSpec, RawOption, TracedItem};
 
@@ -40,10 +41,11 @@ struct TracedOptions {
     kind: Kind,
     root: bool,
     attrs: Vec<AttrSpec>,
+    relations: Relations,
 }
 
 const TRACED_OPTIONS: &str =
-    "expected a span name (`\"load_training_dataset\"`) first, then `kind = ...`, `attrs(...)` or `root`";
+    "expected a span name (`\"load_training_dataset\"`) first, then `kind = ...`, `attrs(...)`, `root`, `parent = ...` or `links = ...`";
 
 /// Turns raw options into `TracedOptions`, reporting unknown, misplaced and repeated options.
 fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
@@ -52,6 +54,7 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
         kind: Kind::Internal,
         root: false,
         attrs: Vec::new(),
+        relations: Relations::default(),
     };
     let mut seen: Vec<String> = Vec::new();
     for (position, option) in raw.into_iter().enumerate() {
@@ -99,6 +102,13 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
                     Err(error) => errors.push(error),
                 }
             }
+            RawOption::Assign(ident, value)
+                if options.relations.assign(&label, ident.to_token_stream(), &value) => {}
+            RawOption::Flag(ident) | RawOption::List(ident, ..)
+                if ident == "parent" || ident == "links" =>
+            {
+                errors.at(tokens, span_options::needs_value(&label));
+            }
             RawOption::Assign(ident, _) if ident == "name" => errors.at(
                 &ident,
                 "write the span name as the first argument: `#[traced(\"load_training_dataset\")]`",
@@ -132,10 +142,11 @@ fn traced_options(raw: Vec<RawOption>, errors: &mut Errors) -> TracedOptions {
             }
         }
     }
+    options.relations.check_root(options.root, errors);
     options
 }
 
-fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {
+pub(crate) fn parse_kind(value: &Expr, errors: &mut Errors) -> Kind {
     const EXPECTED: &str = "expected one of `server`, `client`, `producer`, `consumer`, `internal`";
     let Expr::Path(path) = value else {
         errors.at(value, format!("span kind must be a bare word; {EXPECTED}"));
@@ -165,6 +176,7 @@ pub(crate) struct Traced {
     pub(crate) kind: Kind,
     pub(crate) root: bool,
     pub(crate) attrs: AttrList,
+    pub(crate) relations: Relations,
 }
 
 /// Checks `#[traced(args)]` on `item`. On `Err` the item is to be emitted unchanged beside the
@@ -204,6 +216,7 @@ pub(crate) fn traced(args: TokenStream, item: TokenStream) -> Result<Traced, Err
         kind: options.kind,
         root: options.root,
         attrs,
+        relations: options.relations,
     })
 }
 

@@ -1,0 +1,5 @@
+use maestro_trace::span;
+
+fn main() {
+    span!("fetch_model_from_registry", kind = "client").in_scope(|| {});
+}
