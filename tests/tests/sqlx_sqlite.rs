@@ -111,12 +111,15 @@ async fn statements_are_client_spans_under_the_caller() {
         Some("SELECT id, accuracy FROM models WHERE name = $1 ORDER BY id")
     );
 
-    // The wait for the pooled connection is its own span inside the statement's, for
-    // `execute` and `fetch_all`/`fetch_one`/`fetch_optional` of `query(..)`; `query_as`
-    // collects a row stream, whose wait stays inside the statement's own span.
+    // The wait for the pooled connection is its own span inside the statement's, whatever runs
+    // it: `execute`, `fetch_all`/`fetch_one`/`fetch_optional`, and row streams (`query_as`
+    // collects one).
     let acquires = capture.spans_named("acquire_connection");
-    assert_eq!(acquires.len(), 3, "{:?}", capture.names());
-    for (acquire, statement) in acquires.iter().zip([&create, &inserts[0], &inserts[1]]) {
+    assert_eq!(acquires.len(), 4, "{:?}", capture.names());
+    for (acquire, statement) in acquires
+        .iter()
+        .zip([&create, &inserts[0], &inserts[1], &select])
+    {
         assert!(acquire.is_child_of(statement), "{}", statement.name());
         assert_eq!(acquire.kind(), SpanKind::Internal);
     }
@@ -382,6 +385,40 @@ async fn checked_macros_and_streams_run_unchanged() {
     );
     assert_eq!(selects[0].attr_i64("db.response.returned_rows"), Some(1));
     assert_eq!(selects[2].attr_i64("db.response.returned_rows"), Some(2));
+}
+
+#[tokio::test]
+async fn a_row_stream_waits_for_its_connection_in_its_own_span() {
+    use futures_util::TryStreamExt as _;
+    let capture = capture();
+    let pool = models_db().await;
+    save_model(&pool, "m-1", "bert").await.expect("insert");
+    // The only connection is held while the stream starts, and given back once it waits.
+    let held = pool.inner().acquire().await.expect("the only connection");
+    capture.clear();
+    let rows = async {
+        let rows = sqlx::query("SELECT id FROM models")
+            .fetch(&pool)
+            .map_ok(|row| row.get::<String, _>("id"))
+            .try_collect::<Vec<String>>();
+        let release = async {
+            tokio::task::yield_now().await;
+            drop(held);
+        };
+        futures_util::future::join(rows, release).await.0
+    }
+    .in_span(span!("export_models"))
+    .await;
+    assert_eq!(rows.expect("rows"), ["m-1"]);
+
+    let select = capture.span("SELECT models");
+    assert!(select.is_child_of(&capture.span("export_models")));
+    assert_eq!(select.attr_i64("db.response.returned_rows"), Some(1));
+    let acquire = capture.span("acquire_connection");
+    assert!(acquire.is_child_of(&select), "{}", capture.tree());
+    assert!(!acquire.is_error());
+    // The wait ended before the rows came: the acquire span ends inside the statement's.
+    assert!(acquire.data().end_time <= select.data().end_time);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use ::sqlx::error::BoxDynError;
 use ::sqlx::pool::PoolConnection;
 use ::sqlx::{Arguments as _, Database, Either, Error, Execute, Executor, Pool, SqlStr};
 use futures_util::future::BoxFuture;
-use futures_util::stream::{BoxStream, Stream};
+use futures_util::stream::{BoxStream, Stream, TryStreamExt as _};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::DB_SYSTEM_NAME;
@@ -249,7 +249,18 @@ where
         match Statement::start(&self.endpoint, query) {
             Statement::Untraced(query) => self.pool.fetch_many(query),
             Statement::Traced(query, cx) => {
-                Box::pin(RowStream::new(self.pool.fetch_many(query), cx))
+                // The connection is waited for (in its `acquire_connection` span, under the
+                // statement's: the row stream polls with the statement's context current), then
+                // the rows read from it, in one stream that owns the connection.
+                let pool = self.pool.clone();
+                let rows = async_stream::try_stream! {
+                    let mut conn = acquire(&pool).await?;
+                    let mut rows = conn.fetch_many(query);
+                    while let Some(row) = rows.try_next().await? {
+                        yield row;
+                    }
+                };
+                Box::pin(RowStream::new(rows, cx))
             }
         }
     }

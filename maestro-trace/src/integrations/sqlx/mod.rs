@@ -58,11 +58,10 @@
 //!   gets sqlx's error unchanged.
 //!
 //! Through the pool, the wait for a connection is a child span `acquire_connection` of the
-//! statement's span when the executor's `execute`, `fetch_all`, `fetch_one` or `fetch_optional`
-//! runs it (what `query(..)` calls, and `fetch_one` / `fetch_optional` of `query_as(..)`); a row
-//! stream (`fetch`, and `fetch_all` of `query_as(..)` / `query_scalar(..)`, which collect one)
-//! includes the wait in the statement's span. `begin()` starts a `BEGIN` span (the
-//! wait included), `commit()` and `rollback()` are `COMMIT` / `ROLLBACK` spans.
+//! statement's span, whatever runs it: `execute`, `fetch_all`, `fetch_one`, `fetch_optional`, and
+//! row streams (`fetch`, and `fetch_all` of `query_as(..)` / `query_scalar(..)`, which collect
+//! one). `begin()` starts a `BEGIN` span (the wait included: sqlx begins a pooled transaction in
+//! one call), `commit()` and `rollback()` are `COMMIT` / `ROLLBACK` spans.
 //!
 //! With tracing off, or under a parent the sampler drops, the query is handed to sqlx as it is:
 //! nothing is allocated and the statement is not looked at. Long statements are cut by the
