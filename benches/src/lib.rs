@@ -450,7 +450,7 @@ pub struct Library<'a> {
     pub with_struct: &'a dyn Fn(&ModelAttrs) -> u64,
 }
 
-/// The guide's model attribute group: 2 strings, an integer, a float and a bool.
+/// A model attribute group (`#[span_attrs]`): 2 strings, an integer, a float and a bool.
 #[maestro_trace::span_attrs(prefix = "model")]
 #[derive(Clone, Debug)]
 pub struct ModelAttrs {
