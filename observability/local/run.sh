@@ -194,24 +194,26 @@ kafka_java=(java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
 cluster_id="$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid)"
 "${kafka_java[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
   -c "$work/kafka/server.properties" --standalone >"$work/logs/kafka-format.log"
-start kafka "${kafka_java[@]}" kafka.Kafka "$work/kafka/server.properties"
+# The broker's start and stop as scripts: run.sh starts it, the test's events stop and start it
+# mid-load (a clean stop, SIGTERM; the same data directory on restart).
+cat >"$work/kafka-start" <<SH
+#!/usr/bin/env bash
+$(printf '%q ' "${kafka_java[@]}") kafka.Kafka "$work/kafka/server.properties" >>"$work/logs/kafka.log" 2>&1 &
+echo \$! >"$work/pids/kafka"
+SH
+cat >"$work/kafka-stop" <<SH
+#!/usr/bin/env bash
+pid=\$(cat "$work/pids/kafka")
+kill -TERM "\$pid"
+while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
+SH
+chmod +x "$work/kafka-start" "$work/kafka-stop"
+"$work/kafka-start"
 wait_port kafka "$kafka_port"
 "${kafka_java[@]}" org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$kafka_port" \
   --create --topic jaeger-spans --partitions "$partitions" --replication-factor 1 >/dev/null
 log "Kafka on 127.0.0.1:$kafka_port, topic jaeger-spans ($partitions partitions)"
 
-# A clean broker restart (SIGTERM, a 2 s outage, the same data directory), for the test.
-cat >"$work/kafka-restart" <<SH
-#!/usr/bin/env bash
-set -euo pipefail
-pid=\$(cat "$work/pids/kafka")
-kill -TERM "\$pid"
-while kill -0 "\$pid" 2>/dev/null; do sleep 0.1; done
-sleep 2
-$(printf '%q ' "${kafka_java[@]}") kafka.Kafka "$work/kafka/server.properties" >>"$work/logs/kafka.log" 2>&1 &
-echo \$! >"$work/pids/kafka"
-SH
-chmod +x "$work/kafka-restart"
 # Consumer lag of the ingesters' group, summed over partitions (the test samples it).
 cat >"$work/kafka-lag" <<SH
 #!/usr/bin/env bash
@@ -256,12 +258,22 @@ collector_servers_http=""
 for i in 1 2; do
   port grpc; port http; port thrift_http; port health
   port thrift_udp   # a free TCP port number, used for UDP
-  KAFKA_BROKERS="127.0.0.1:$kafka_port" JAEGER_COLLECTOR_NAME="collector-$i" \
-    JAEGER_OTLP_GRPC_ENDPOINT="127.0.0.1:$grpc" JAEGER_OTLP_HTTP_ENDPOINT="127.0.0.1:$http" \
-    JAEGER_THRIFT_COMPACT_ENDPOINT="127.0.0.1:$thrift_udp" \
-    JAEGER_THRIFT_HTTP_ENDPOINT="127.0.0.1:$thrift_http" \
-    JAEGER_HEALTH_ENDPOINT="127.0.0.1:$health" \
-    start "collector-$i" "$jaeger" --config "file:$cfg/collector.yaml"
+  # As a script, so that the test can kill it (SIGKILL: a crash) and start it again.
+  cat >"$work/collector-$i-start" <<SH
+#!/usr/bin/env bash
+KAFKA_BROKERS=127.0.0.1:$kafka_port JAEGER_COLLECTOR_NAME=collector-$i \\
+  JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:$grpc JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:$http \\
+  JAEGER_THRIFT_COMPACT_ENDPOINT=127.0.0.1:$thrift_udp \\
+  JAEGER_THRIFT_HTTP_ENDPOINT=127.0.0.1:$thrift_http JAEGER_HEALTH_ENDPOINT=127.0.0.1:$health \\
+  $(printf '%q' "$jaeger") --config $(printf '%q' "file:$cfg/collector.yaml") >>"$work/logs/collector-$i.log" 2>&1 &
+echo \$! >"$work/pids/collector-$i"
+SH
+  cat >"$work/collector-$i-kill" <<SH
+#!/usr/bin/env bash
+kill -KILL "\$(cat "$work/pids/collector-$i")"
+SH
+  chmod +x "$work/collector-$i-start" "$work/collector-$i-kill"
+  "$work/collector-$i-start"
   wait_port "collector-$i" "$grpc"
   wait_port "collector-$i" "$http"
   collector_servers_grpc+="  server collector-$i 127.0.0.1:$grpc proto h2 check inter 500ms fall 1 rise 2"$'\n'
@@ -273,9 +285,11 @@ port lb_grpc_port; port lb_http_port
 cat >"$work/haproxy.cfg" <<CFG
 # OTLP to the collectors, per request (HTTP/2 streams are balanced one by one, not per
 # connection). A request that finds its collector gone (refused, reset, no answer) is sent to
-# the other one: retries + redispatch + retry-on.
+# the other one: retries + redispatch + retry-on. Only a request haproxy still holds whole can be
+# sent again, hence buffers larger than an export batch (512 spans are ~100-300 KB).
 global
   maxconn 2000
+  tune.bufsize 1048576
 defaults
   mode http
   timeout connect 1s
@@ -284,6 +298,7 @@ defaults
   retries 3
   option redispatch 1
   retry-on conn-failure empty-response
+  option http-buffer-request
 frontend otlp_grpc
   bind 127.0.0.1:$lb_grpc_port proto h2
   default_backend collectors_grpc
@@ -341,10 +356,12 @@ fi
 
 start_s=$(date +%s)
 "${driver[@]}" load "${common[@]}" --rate 25 \
-  --at "0.3=kill -KILL $(pid_of collector-1)" --at "0.55=$work/kafka-restart" \
+  --at "0.25=$work/collector-1-kill && sleep 3 && $work/collector-1-start" \
+  --at "0.5=$work/kafka-stop && sleep 2 && $work/kafka-start" \
+  --at "0.75=$work/kafka-stop && sleep 2 && $work/collector-2-kill && sleep 1 && $work/kafka-start" \
   --lag-command "$work/kafka-lag" --lag-out "$work/lag.txt"
 load_s=$(( $(date +%s) - start_s ))
-rss_line="$(rss collector-2 ingester-1 storage query kafka haproxy ml-api-1)"
+rss_line="$(rss collector-1 ingester-1 storage query kafka haproxy ml-api-1)"
 # Stop the services: they flush and log their export counters.
 for i in 1 2; do
   kill -TERM "$(pid_of "ml-api-$i")"
