@@ -253,6 +253,7 @@ JAEGER_REMOTE_STORAGE_ENDPOINT="127.0.0.1:$storage_read_port" \
   start query "$jaeger" --config "file:$cfg/query.yaml"
 wait_port query "$query_port"
 
+collector_http_ports=()
 collector_servers_grpc=""
 collector_servers_http=""
 for i in 1 2; do
@@ -277,6 +278,7 @@ SH
   wait_port "collector-$i" "$grpc"
   wait_port "collector-$i" "$http"
   collector_servers_grpc+="  server collector-$i 127.0.0.1:$grpc proto h2 check inter 500ms fall 1 rise 2"$'\n'
+  collector_http_ports+=("$http")
   collector_servers_http+="  server collector-$i 127.0.0.1:$http check inter 500ms fall 1 rise 2"$'\n'
 done
 
@@ -375,3 +377,16 @@ cat "$work"/export-*.txt >&2
   --exports "$work/export-1.txt,$work/export-2.txt" --collectors collector-1,collector-2 \
   --settle-seconds 90
 log "load ${load_s}s for $requests traces; Kafka lag max $(sort -n "$work/lag.txt" | tail -n1) messages; peak RSS: $rss_line"
+
+# Sizing: what one collector takes (straight to collector-1, which then carries it to Kafka),
+# and how far the ingester falls behind meanwhile. Measured, never pass/fail.
+"${driver[@]}" bench --otlp-http "http://127.0.0.1:${collector_http_ports[0]}" --concurrency 4 &
+bench_pid=$!
+max_lag=0
+while kill -0 "$bench_pid" 2>/dev/null; do
+  lag="$("$work/kafka-lag")"
+  [ "$lag" -gt "$max_lag" ] && max_lag="$lag"
+done
+wait "$bench_pid"
+lag="$("$work/kafka-lag")"
+log "bench: Kafka lag max $max_lag messages during it, $lag right after; peak RSS: $(rss collector-1 ingester-1 kafka)"

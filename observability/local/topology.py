@@ -346,13 +346,81 @@ def check(args):
     return 1 if failures else 0
 
 
+def bench(args):
+    """Spans per second one collector acknowledges (OTLP/HTTP, straight to it, not through the
+    balancer): --batches requests of --batch-spans spans each, --concurrency at a time, built
+    before the clock starts. A measurement, not a check: only a refused request fails it."""
+    payloads = []
+    now = time.time_ns()
+    for _ in range(args.batches):
+        spans = []
+        for _ in range(args.batch_spans // 10):
+            trace_id = os.urandom(16).hex()
+            parent = None
+            for depth in range(10):
+                span_id = os.urandom(8).hex()
+                span = {"traceId": trace_id, "spanId": span_id, "name": f"bench-{depth}",
+                        "kind": 1, "startTimeUnixNano": str(now),
+                        "endTimeUnixNano": str(now + 1_000_000),
+                        "attributes": [
+                            {"key": "bench.depth", "value": {"intValue": str(depth)}},
+                            {"key": "http.request.method", "value": {"stringValue": "POST"}},
+                            {"key": "url.path", "value": {"stringValue": "/predictions"}},
+                            {"key": "model.id", "value": {"stringValue": "bert-base"}},
+                            {"key": "tenant.id", "value": {"stringValue": "acme"}}]}
+                if parent:
+                    span["parentSpanId"] = parent
+                parent = span_id
+                spans.append(span)
+        payloads.append(json.dumps({"resourceSpans": [{
+            "resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": "bench"}}]},
+            "scopeSpans": [{"scope": {"name": "maestro-topology-bench"}, "spans": spans}],
+        }]}).encode())
+    statuses = []
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not payloads:
+                    return
+                payload = payloads.pop()
+            request = urllib.request.Request(args.otlp_http + "/v1/traces", data=payload,
+                                             method="POST",
+                                             headers={"content-type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            except OSError as error:
+                status = repr(error)
+            with lock:
+                statuses.append(status)
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    elapsed = time.monotonic() - started
+    accepted = sum(status == 200 for status in statuses)
+    spans = accepted * (args.batch_spans // 10) * 10
+    print(f"[bench] one collector acknowledged {spans} spans in {elapsed:.1f}s: "
+          f"{spans / elapsed:.0f} spans/s ({accepted}/{len(statuses)} requests of "
+          f"{args.batch_spans} spans, {args.concurrency} at a time)", file=sys.stderr)
+    return 0 if accepted == len(statuses) else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["load", "check"])
-    parser.add_argument("--apis", required=True, help="the two ML API base URLs, comma separated")
+    parser.add_argument("command", choices=["load", "check", "bench"])
+    parser.add_argument("--apis", default="", help="the two ML API base URLs, comma separated")
     parser.add_argument("--otlp-http", required=True, help="OTLP/HTTP base URL (the balancer)")
-    parser.add_argument("--query", required=True, help="Jaeger query base URL")
-    parser.add_argument("--record", required=True, help="JSON lines file of the traces sent")
+    parser.add_argument("--query", default="", help="Jaeger query base URL")
+    parser.add_argument("--record", default="", help="JSON lines file of the traces sent")
     parser.add_argument("--requests", type=int, default=int(os.environ.get("REQUESTS", "600")))
     parser.add_argument("--rate", type=float, default=25, help="traces started per second")
     parser.add_argument("--concurrency", type=int, default=8)
@@ -365,8 +433,10 @@ def main():
     parser.add_argument("--exports", default="", help="files with each service's export counters")
     parser.add_argument("--collectors", default="", help="collector names that must carry spans")
     parser.add_argument("--settle-seconds", type=float, default=90)
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batch-spans", type=int, default=1000)
     args = parser.parse_args()
-    return load(args) if args.command == "load" else check(args)
+    return {"load": load, "check": check, "bench": bench}[args.command](args)
 
 
 if __name__ == "__main__":
