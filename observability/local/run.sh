@@ -4,6 +4,7 @@
 #   ML API #1 ─┐                  ┌─ collector 1 ─┐
 #              ├─ haproxy (OTLP) ─┤               ├─ Kafka ─ ingester(s) ─ storage ─ query
 #   ML API #2 ─┘                  └─ collector 2 ─┘
+#                                       └──── Prometheus (spanmetrics) ── query's Monitor tab
 #
 #   bash observability/local/run.sh          # start it all, send a little load, keep running
 #                                            # (prints the query URL; Ctrl-C stops everything)
@@ -11,7 +12,7 @@
 #                                            # Kafka restarted mid-way, then assertions read
 #                                            # back from Jaeger's query API; exit 1 on failure
 #
-# Needs: java and mvn (Kafka, from Maven Central's jars: .ci/kafka.sh), haproxy, go (Jaeger,
+# Needs: java and mvn (Kafka, from Maven Central's jars: .ci/kafka.sh), haproxy, prometheus, go (Jaeger,
 # built once: .ci/jaeger.sh), cargo (the ML API example), python3. Missing Debian packages are
 # installed when running as root. Everything binds 127.0.0.1 on free ports; every process this
 # starts is stopped on exit, and --test gives up after TOPOLOGY_TIMEOUT seconds (default 600).
@@ -47,6 +48,7 @@ missing=()
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing ${missing[*]}: install with \`apt-get install -y ${missing[*]}\` (as root)" >&2; exit 1
@@ -245,20 +247,15 @@ for i in $(seq "$ingesters"); do
   wait_port "ingester-$i" "$health"
 done
 
-port query_port; port query_grpc_port; port query_health_port
-JAEGER_REMOTE_STORAGE_ENDPOINT="127.0.0.1:$storage_read_port" \
-  JAEGER_QUERY_HTTP_ENDPOINT="127.0.0.1:$query_port" \
-  JAEGER_QUERY_GRPC_ENDPOINT="127.0.0.1:$query_grpc_port" \
-  JAEGER_HEALTH_ENDPOINT="127.0.0.1:$query_health_port" \
-  start query "$jaeger" --config "file:$cfg/query.yaml"
-wait_port query "$query_port"
 
 collector_http_ports=()
+collector_metrics_targets=""
 collector_servers_grpc=""
 collector_servers_http=""
 for i in 1 2; do
   port grpc; port http; port thrift_http; port health
   port thrift_udp   # a free TCP port number, used for UDP
+  port metrics
   # As a script, so that the test can kill it (SIGKILL: a crash) and start it again.
   cat >"$work/collector-$i-start" <<SH
 #!/usr/bin/env bash
@@ -266,6 +263,7 @@ KAFKA_BROKERS=127.0.0.1:$kafka_port JAEGER_COLLECTOR_NAME=collector-$i \\
   JAEGER_OTLP_GRPC_ENDPOINT=127.0.0.1:$grpc JAEGER_OTLP_HTTP_ENDPOINT=127.0.0.1:$http \\
   JAEGER_THRIFT_COMPACT_ENDPOINT=127.0.0.1:$thrift_udp \\
   JAEGER_THRIFT_HTTP_ENDPOINT=127.0.0.1:$thrift_http JAEGER_HEALTH_ENDPOINT=127.0.0.1:$health \\
+  JAEGER_PROMETHEUS_ENDPOINT=127.0.0.1:$metrics \\
   $(printf '%q' "$jaeger") --config $(printf '%q' "file:$cfg/collector.yaml") >>"$work/logs/collector-$i.log" 2>&1 &
 echo \$! >"$work/pids/collector-$i"
 SH
@@ -279,8 +277,34 @@ SH
   wait_port "collector-$i" "$http"
   collector_servers_grpc+="  server collector-$i 127.0.0.1:$grpc proto h2 check inter 500ms fall 1 rise 2"$'\n'
   collector_http_ports+=("$http")
+  collector_metrics_targets+="${collector_metrics_targets:+, }'127.0.0.1:$metrics'"
   collector_servers_http+="  server collector-$i 127.0.0.1:$http check inter 500ms fall 1 rise 2"$'\n'
 done
+
+# ---- RED metrics: Prometheus scrapes the collectors' spanmetrics; the query node reads them --
+port prometheus_port
+mkdir -p "$work/prometheus"
+cat >"$work/prometheus/prometheus.yml" <<CFG
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: jaeger-collector
+    static_configs:
+      - targets: [$collector_metrics_targets]
+CFG
+start prometheus prometheus --config.file="$work/prometheus/prometheus.yml" \
+  --storage.tsdb.path="$work/prometheus/data" --web.listen-address="127.0.0.1:$prometheus_port"
+wait_port prometheus "$prometheus_port"
+
+port query_port; port query_grpc_port; port query_health_port
+JAEGER_REMOTE_STORAGE_ENDPOINT="127.0.0.1:$storage_read_port" \
+  JAEGER_QUERY_HTTP_ENDPOINT="127.0.0.1:$query_port" \
+  JAEGER_QUERY_GRPC_ENDPOINT="127.0.0.1:$query_grpc_port" \
+  JAEGER_HEALTH_ENDPOINT="127.0.0.1:$query_health_port" \
+  JAEGER_PROMETHEUS_URL="http://127.0.0.1:$prometheus_port" \
+  start query "$jaeger" --config "file:$cfg/query.yaml"
+wait_port query "$query_port"
 
 # ---- the balancer -----------------------------------------------------------------------------
 port lb_grpc_port; port lb_http_port
@@ -351,6 +375,7 @@ rss() {
 
 if [ "$mode" = run ]; then
   "${driver[@]}" load "${common[@]}" --rate 20
+  log "Prometheus (RED metrics): http://127.0.0.1:$prometheus_port; Monitor API: http://127.0.0.1:$query_port/api/metrics/calls?service=maestro-ml-api"
   log "Jaeger query API: http://127.0.0.1:$query_port/api/services (traces appear after ${decision_wait} of tail-sampling wait)"
   log "send OTLP to 127.0.0.1:$lb_grpc_port (gRPC) or 127.0.0.1:$lb_http_port (HTTP); Ctrl-C stops everything"
   while sleep 3600; do :; done
@@ -363,7 +388,10 @@ start_s=$(date +%s)
   --at "0.75=$work/kafka-stop && sleep 2 && $work/collector-2-kill && sleep 1 && $work/kafka-start" \
   --lag-command "$work/kafka-lag" --lag-out "$work/lag.txt"
 load_s=$(( $(date +%s) - start_s ))
-rss_line="$(rss collector-1 ingester-1 storage query kafka haproxy ml-api-1)"
+rss_line="$(rss collector-1 ingester-1 storage query kafka haproxy prometheus ml-api-1)"
+# RED metrics: a second, undisturbed load, counted back from Prometheus and the Monitor API.
+"${driver[@]}" red "${common[@]}" --requests 90 --rate 15 --record "$work/red.jsonl" \
+  --prometheus "http://127.0.0.1:$prometheus_port"
 # Stop the services: they flush and log their export counters.
 for i in 1 2; do
   kill -TERM "$(pid_of "ml-api-$i")"

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # What each instance records for a request it served, as its operation names.
@@ -346,6 +347,128 @@ def check(args):
     return 1 if failures else 0
 
 
+SERVICE = "maestro-ml-api"
+CALLS = "traces_span_metrics_calls_total"
+DURATION_BUCKET = "traces_span_metrics_duration_milliseconds_bucket"
+
+
+def prometheus(args, expression):
+    """{label tuple: value} of an instant PromQL query."""
+    url = f"{args.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+    status, body = http("GET", url, timeout=30)
+    if status != 200:
+        raise RuntimeError(f"Prometheus: {expression} answered {status}: {body[:200]!r}")
+    result = json.loads(body)["data"]["result"]
+    return {tuple(sorted(item["metric"].items())): float(item["value"][1]) for item in result}
+
+
+def red_counts(args):
+    """The counters the check compares: calls per (service, operation, status), and the
+    latency buckets the check reads, summed over collectors."""
+    counts = {}
+    for labels, value in prometheus(
+            args, f"sum by (service_name, span_name, status_code) ({CALLS})").items():
+        key = dict(labels)
+        outcome = "error" if key.get("status_code") == "STATUS_CODE_ERROR" else "ok"
+        counted = ("calls", key.get("service_name"), key.get("span_name"), outcome)
+        counts[counted] = counts.get(counted, 0) + value
+    for operation, le in (("checkout", "1000"), ("run_inference", "2")):
+        for labels, value in prometheus(
+                args, f'sum by (le) ({DURATION_BUCKET}{{span_name="{operation}", le=~"{le}|.Inf"}})').items():
+            counts[("bucket", operation, dict(labels).get("le"))] = value
+    return counts
+
+
+def red(args):
+    """RED metrics, read back from Prometheus: run a small load with no disruption, then the
+    increase of each counter over it must be exactly what the load did (calls and errors per
+    operation; how many root spans took longer than 1 s; that no run_inference, which sleeps
+    3 ms, took 2 ms or less), and the Jaeger query's Monitor API must serve the same service's
+    rates per operation."""
+    failures = []
+
+    def fail(message):
+        failures.append(message)
+        print(f"FAIL {message}", file=sys.stderr)
+
+    def settled(deadline):
+        # Until two reads 6 s apart agree (the connector flushes every 5 s, Prometheus
+        # scrapes every second), at most until the deadline.
+        before = red_counts(args)
+        while time.monotonic() < deadline:
+            time.sleep(6)
+            now = red_counts(args)
+            if now == before:
+                return now
+            before = now
+        return before
+
+    before = settled(time.monotonic() + 60)
+    status = load(args)
+    if status:
+        return status
+    with open(args.record, encoding="utf-8") as records_file:
+        records = [json.loads(line) for line in records_file]
+    after = settled(time.monotonic() + 60)
+
+    def delta(*key):
+        return after.get(key, 0) - before.get(key, 0)
+
+    calls = [call for record in records for call in record.get("calls", [])]
+    expected = {}
+    for call in calls:
+        failed = call["status"] >= 500
+        span_name = call["endpoint"]
+        for outcome in ("ok", "error"):
+            expected.setdefault((span_name, outcome), 0)
+        expected[(span_name, "error" if failed else "ok")] += 1
+    for (span_name, outcome), count in sorted(expected.items()):
+        got = delta("calls", SERVICE, span_name, outcome)
+        if got != count:
+            fail(f"calls {span_name} ({outcome}): Prometheus counted {got:.0f}, the load made {count}")
+    predictions_failed = sum(call["status"] >= 500 for call in calls)
+    got = delta("calls", SERVICE, "resolve_model_version", "error")
+    if got != predictions_failed:
+        fail(f"resolve_model_version errors: Prometheus counted {got:.0f}, the load made {predictions_failed}")
+    roots = delta("bucket", "checkout", "+Inf")
+    slower = roots - delta("bucket", "checkout", "1000")
+    slow = sum(record.get("slow", False) for record in records)
+    if roots != len(records) or slower != slow:
+        fail(f"checkout latency: {roots:.0f} root spans, {slower:.0f} above 1 s; the load made {len(records)}, {slow} slow")
+    if delta("bucket", "run_inference", "+Inf") == 0 or delta("bucket", "run_inference", "2") != 0:
+        fail(f"run_inference latency: {delta('bucket', 'run_inference', '+Inf'):.0f} spans, "
+             f"{delta('bucket', 'run_inference', '2'):.0f} of them at most 2 ms (it sleeps 3 ms)")
+
+    # Rate, error rate and latency per operation, as the Monitor tab gets them from Prometheus.
+    window = "2m"
+    rates = prometheus(args, f'sum by (span_name) (rate({CALLS}{{service_name="{SERVICE}"}}[{window}]))')
+    errors = prometheus(args, f'sum by (span_name) (rate({CALLS}{{service_name="{SERVICE}", status_code="STATUS_CODE_ERROR"}}[{window}]))')
+    p95 = prometheus(args, f'histogram_quantile(0.95, sum by (span_name, le) (rate({DURATION_BUCKET}{{service_name="{SERVICE}"}}[{window}])))')
+    for labels, rate in sorted(rates.items()):
+        name = dict(labels).get("span_name")
+        error_rate = errors.get(labels, 0) / rate if rate else 0
+        print(f"[red] {name}: {rate:.2f} calls/s, errors {error_rate:.0%}, p95 "
+              f"{p95.get(labels, float('nan')):.1f} ms", file=sys.stderr)
+    now_ms = int(time.time() * 1000)
+    for kind in ("calls", "errors", "latencies"):
+        query = urllib.parse.urlencode({
+            "service": SERVICE, "groupByOperation": "true", "endTs": now_ms,
+            "lookback": 300_000, "step": 15_000, "ratePer": 60_000, "quantile": 0.95})
+        status, body = http("GET", f"{args.query}/api/metrics/{kind}?{query}", timeout=30)
+        operations = set()
+        if status == 200:
+            for metric in json.loads(body).get("metrics", []):
+                for label in metric.get("labels", []):
+                    if label.get("name") == "operation" and metric.get("metricPoints"):
+                        operations.add(label.get("value"))
+        if status != 200 or "POST /predictions" not in operations:
+            fail(f"Jaeger Monitor API /api/metrics/{kind}: {status}, operations {sorted(operations)}: {body[:200]!r}")
+    print(f"[red] Prometheus counted the load's {len(calls)} requests exactly per operation and "
+          f"status ({predictions_failed} errors, {slow} root spans above 1 s); Monitor API "
+          f"answers calls/errors/latencies per operation", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def bench(args):
     """Spans per second one collector acknowledges (OTLP/HTTP, straight to it, not through the
     balancer): --batches requests of --batch-spans spans each, --concurrency at a time, built
@@ -416,7 +539,7 @@ def bench(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["load", "check", "bench"])
+    parser.add_argument("command", choices=["load", "check", "red", "bench"])
     parser.add_argument("--apis", default="", help="the two ML API base URLs, comma separated")
     parser.add_argument("--otlp-http", required=True, help="OTLP/HTTP base URL (the balancer)")
     parser.add_argument("--query", default="", help="Jaeger query base URL")
@@ -433,10 +556,11 @@ def main():
     parser.add_argument("--exports", default="", help="files with each service's export counters")
     parser.add_argument("--collectors", default="", help="collector names that must carry spans")
     parser.add_argument("--settle-seconds", type=float, default=90)
+    parser.add_argument("--prometheus", default="", help="Prometheus base URL")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-spans", type=int, default=1000)
     args = parser.parse_args()
-    return {"load": load, "check": check, "bench": bench}[args.command](args)
+    return {"load": load, "check": check, "red": red, "bench": bench}[args.command](args)
 
 
 if __name__ == "__main__":
