@@ -20,13 +20,15 @@
 # Environment: REQUESTS (traces the load sends; test default 600, else 60), SAMPLING_PERCENTAGE
 # (of the traces with no error and not slow; default 25), INGESTERS (1..PARTITIONS, default 1:
 # see README for why the test runs one), MAESTRO_ML_API_BIN (a built example, skips cargo).
+# The ports are variables that `port NAME` assigns (printf -v), which shellcheck cannot follow:
+# shellcheck disable=SC2154
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 mode=run
 case "${1:-}" in
-  --test) mode=test ;;
+  --test) mode="test" ;;
   "") ;;
   *) echo "usage: $0 [--test]" >&2; exit 2 ;;
 esac
@@ -101,6 +103,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null || true
+  [ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null || true
   stop_all
   if [ "$status" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
     log "logs kept in $work/logs"
@@ -111,13 +114,16 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Interrupting the interactive run is its normal end; interrupting the test is a failure.
+if [ "$mode" = run ]; then trap 'exit 0' INT TERM; else trap 'exit 130' INT TERM; fi
 if [ "$mode" = test ]; then
   (
     sleep "$timeout_s" &
     trap 'kill $!; exit 0' TERM
     wait $!
     log "gave up after ${timeout_s}s (TOPOLOGY_TIMEOUT)"
+    # The script runs its trap once its foreground command (the load or the check) ends.
+    pkill -TERM -P $$ -x python3 || true
     kill -TERM $$
   ) >/dev/null &
   watchdog=$!
@@ -378,7 +384,13 @@ if [ "$mode" = run ]; then
   log "Prometheus (RED metrics): http://127.0.0.1:$prometheus_port; Monitor API: http://127.0.0.1:$query_port/api/metrics/calls?service=maestro-ml-api"
   log "Jaeger query API: http://127.0.0.1:$query_port/api/services (traces appear after ${decision_wait} of tail-sampling wait)"
   log "send OTLP to 127.0.0.1:$lb_grpc_port (gRPC) or 127.0.0.1:$lb_http_port (HTTP); Ctrl-C stops everything"
-  while sleep 3600; do :; done
+  # A background sleep and `wait`: a signal interrupts `wait` at once (a foreground sleep would
+  # hold the trap back until it ends).
+  while :; do
+    sleep 3600 &
+    sleeper=$!
+    wait "$sleeper"
+  done
 fi
 
 start_s=$(date +%s)
