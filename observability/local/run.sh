@@ -70,12 +70,17 @@ else
   ml_api="$target/debug/examples/ml_api"
 fi
 
-for config in collector ingester storage query single-node; do
-  "$jaeger" validate --config "file:$repo/observability/jaeger/$config.yaml" >/dev/null 2>&1 \
-    || { "$jaeger" validate --config "file:$repo/observability/jaeger/$config.yaml" >&2 || true
-         echo "observability/jaeger/$config.yaml does not validate" >&2; exit 1; }
+# Each role's config, and the OpenSearch overlay on the two roles it applies to.
+for configs in collector ingester storage query single-node ingester+opensearch query+opensearch; do
+  args=()
+  for config in ${configs//+/ }; do
+    args+=(--config "file:$repo/observability/jaeger/$config.yaml")
+  done
+  "$jaeger" validate "${args[@]}" >/dev/null 2>&1 \
+    || { "$jaeger" validate "${args[@]}" >&2 || true
+         echo "observability/jaeger: $configs does not validate" >&2; exit 1; }
 done
-log "configs valid: collector ingester storage query single-node"
+log "configs valid: collector ingester storage query single-node ingester+opensearch query+opensearch"
 
 # ---- processes --------------------------------------------------------------------------------
 work="$(mktemp -d "${TMPDIR:-/tmp}/maestro-topology.XXXXXX")"
@@ -156,7 +161,7 @@ wait_port() {
 read -r -a ports <<<"$(python3 - <<'PY'
 import socket
 held = []
-for _ in range(40):
+for _ in range(48):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     held.append(s)
@@ -430,3 +435,27 @@ done
 wait "$bench_pid"
 lag="$("$work/kafka-lag")"
 log "bench: Kafka lag max $max_lag messages during it, $lag right after; peak RSS: $(rss collector-1 ingester-1 kafka)"
+
+# ---- the single-node variant: a trace it acknowledged survives a restart (Badger on disk) ----
+port sn_grpc; port sn_http; port sn_thrift_udp; port sn_thrift_http; port sn_query; port sn_query_grpc
+port sn_health
+single_node() {
+  start single-node env JAEGER_BADGER_DIR="$work/single-node" \
+    JAEGER_OTLP_GRPC_ENDPOINT="127.0.0.1:$sn_grpc" JAEGER_OTLP_HTTP_ENDPOINT="127.0.0.1:$sn_http" \
+    JAEGER_THRIFT_COMPACT_ENDPOINT="127.0.0.1:$sn_thrift_udp" \
+    JAEGER_THRIFT_HTTP_ENDPOINT="127.0.0.1:$sn_thrift_http" \
+    JAEGER_QUERY_HTTP_ENDPOINT="127.0.0.1:$sn_query" JAEGER_QUERY_GRPC_ENDPOINT="127.0.0.1:$sn_query_grpc" \
+    JAEGER_HEALTH_ENDPOINT="127.0.0.1:$sn_health" \
+    "$jaeger" --config "file:$cfg/single-node.yaml"
+  wait_port single-node "$sn_http"
+  wait_port single-node "$sn_query"
+}
+single_node
+"${driver[@]}" single-node --phase write --otlp-http "http://127.0.0.1:$sn_http" \
+  --query "http://127.0.0.1:$sn_query" --record "$work/single-node.json"
+sn_pid="$(pid_of single-node)"
+kill -TERM "$sn_pid"
+while kill -0 "$sn_pid" 2>/dev/null; do sleep 0.1; done
+single_node
+"${driver[@]}" single-node --phase read --otlp-http "http://127.0.0.1:$sn_http" \
+  --query "http://127.0.0.1:$sn_query" --record "$work/single-node.json"

@@ -480,6 +480,43 @@ def red(args):
     return 1 if failures else 0
 
 
+def single_node(args):
+    """The single-node variant keeps traces on disk: `--phase write` sends a trace of three
+    spans and waits until the query API returns it; `--phase read` (after a restart) requires
+    the same three spans back."""
+    if args.phase == "write":
+        trace_id = os.urandom(16).hex()
+        ids = [os.urandom(8).hex() for _ in range(3)]
+        now = time.time_ns()
+        spans = [{"traceId": trace_id, "spanId": span_id, "name": f"persisted-{i}", "kind": 1,
+                  "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 1_000_000),
+                  **({"parentSpanId": ids[0]} if i else {})} for i, span_id in enumerate(ids)]
+        status, body = http("POST", args.otlp_http + "/v1/traces", {"resourceSpans": [{
+            "resource": {"attributes": [
+                {"key": "service.name", "value": {"stringValue": "single-node-check"}}]},
+            "scopeSpans": [{"scope": {"name": "maestro-topology"}, "spans": spans}]}]})
+        if status != 200:
+            print(f"FAIL single node: export answered {status}: {body[:200]!r}", file=sys.stderr)
+            return 1
+        with open(args.record, "w", encoding="utf-8") as out:
+            json.dump({"trace_id": trace_id, "span_ids": sorted(ids)}, out)
+    with open(args.record, encoding="utf-8") as record_file:
+        record = json.load(record_file)
+    deadline = time.monotonic() + 30
+    got = []
+    while time.monotonic() < deadline:
+        trace = fetch_trace(args.query, record["trace_id"])
+        got = sorted(span["spanID"] for span in unique_spans(trace or {}))
+        if got == record["span_ids"]:
+            print(f"[single-node] trace {record['trace_id']}: 3/3 spans "
+                  f"{'stored' if args.phase == 'write' else 'back after the restart'}", file=sys.stderr)
+            return 0
+        time.sleep(0.5)
+    print(f"FAIL single node ({args.phase}): trace {record['trace_id']} has spans {got}, "
+          f"expected {record['span_ids']}", file=sys.stderr)
+    return 1
+
+
 def bench(args):
     """Spans per second one collector acknowledges (OTLP/HTTP, straight to it, not through the
     balancer): --batches requests of --batch-spans spans each, --concurrency at a time, built
@@ -550,7 +587,7 @@ def bench(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["load", "check", "red", "bench"])
+    parser.add_argument("command", choices=["load", "check", "red", "bench", "single-node"])
     parser.add_argument("--apis", default="", help="the two ML API base URLs, comma separated")
     parser.add_argument("--otlp-http", required=True, help="OTLP/HTTP base URL (the balancer)")
     parser.add_argument("--query", default="", help="Jaeger query base URL")
@@ -568,10 +605,13 @@ def main():
     parser.add_argument("--collectors", default="", help="collector names that must carry spans")
     parser.add_argument("--settle-seconds", type=float, default=90)
     parser.add_argument("--prometheus", default="", help="Prometheus base URL")
+    parser.add_argument("--phase", choices=["write", "read"], default="write")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch-spans", type=int, default=1000)
     args = parser.parse_args()
-    return {"load": load, "check": check, "red": red, "bench": bench}[args.command](args)
+    commands = {"load": load, "check": check, "red": red, "bench": bench,
+                "single-node": single_node}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":
