@@ -1,12 +1,13 @@
 // Command validate checks the Kubernetes manifests of the scale-out Jaeger topology
-// (observability/kubernetes/scale-out/): every document decodes strictly into its Kubernetes API
+// (observability/kubernetes/scale-out/) and of the single-node one
+// (observability/kubernetes/single-node/): every document decodes strictly into its Kubernetes API
 // type (an unknown or misspelt field fails), and the files agree with each other and with the
 // Jaeger role configs in observability/jaeger/:
 //
 //   - every workload's selector matches its pod template's labels;
 //   - every Service, NetworkPolicy and HorizontalPodAutoscaler targets an existing workload, and
 //     every port it names exists on those pods with the same protocol;
-//   - every `--config file:/etc/jaeger/X` is mounted from the jaeger-roles ConfigMap, whose key X
+//   - every `--config file:/etc/jaeger/X` is mounted from the variant's ConfigMap, whose key X
 //     is byte for byte observability/jaeger/X;
 //   - every environment variable set on a Jaeger container is one its config reads
 //     (`${env:NAME`), and every endpoint it sets listens on a declared container port;
@@ -19,7 +20,7 @@
 // It is a module of its own (the repository has no Go code otherwise):
 //
 //	go -C observability/kubernetes/validate run .           # check; exit 1 listing every problem
-//	go -C observability/kubernetes/validate run . -write    # regenerate scale-out/jaeger-roles.yaml
+//	go -C observability/kubernetes/validate run . -write    # regenerate the ConfigMaps of role configs
 package main
 
 import (
@@ -29,7 +30,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -43,16 +43,31 @@ import (
 )
 
 const (
-	manifestDir   = "observability/kubernetes/scale-out"
 	roleConfigDir = "observability/jaeger"
-	rolesMap      = "jaeger-roles"
-	rolesFile     = "jaeger-roles.yaml"
 	configMount   = "/etc/jaeger"
 	writableRoot  = "maestro.io/writable-root"
 )
 
-// roles are the Jaeger configs the ConfigMap carries.
-var roles = []string{"collector.yaml", "ingester.yaml", "storage.yaml", "query.yaml"}
+// variant is one directory of manifests, deployed on its own: the ConfigMap it carries the
+// role configs in, and the workloads it must define.
+type variant struct {
+	dir, configMap, configMapFile string
+	roles, workloads              []string
+}
+
+var variants = []variant{
+	{
+		dir: "observability/kubernetes/scale-out", configMap: "jaeger-roles", configMapFile: "jaeger-roles.yaml",
+		roles: []string{"collector.yaml", "ingester.yaml", "storage.yaml", "query.yaml"},
+		workloads: []string{"Deployment/jaeger-collector", "Deployment/jaeger-ingester",
+			"Deployment/jaeger-query", "StatefulSet/jaeger-storage", "StatefulSet/kafka"},
+	},
+	{
+		dir: "observability/kubernetes/single-node", configMap: "jaeger-single-node", configMapFile: "jaeger-config.yaml",
+		roles:     []string{"single-node.yaml"},
+		workloads: []string{"StatefulSet/jaeger"},
+	},
+}
 
 // workload is a Deployment's or StatefulSet's pod template, with where it came from.
 type workload struct {
@@ -79,30 +94,36 @@ func (m *manifests) fail(format string, args ...any) {
 }
 
 func main() {
-	write := flag.Bool("write", false, "regenerate "+rolesFile+" from "+roleConfigDir)
+	write := flag.Bool("write", false, "regenerate each variant's ConfigMap from "+roleConfigDir)
 	flag.Parse()
 	if err := chdirToRepository(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if *write {
-		if err := writeRoles(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	failed := false
+	for _, v := range variants {
+		if *write {
+			if err := writeRoles(v); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			continue
 		}
-		return
-	}
-	m := load()
-	m.check()
-	if len(m.problems) > 0 {
+		m := load(v)
+		m.check(v)
 		for _, problem := range m.problems {
-			fmt.Fprintln(os.Stderr, "FAIL", problem)
+			fmt.Fprintln(os.Stderr, "FAIL", v.dir+":", problem)
+			failed = true
 		}
+		if len(m.problems) == 0 {
+			fmt.Printf("%s: %d workloads, %d services, %d network policies, %d autoscalers, "+
+				"%d config maps: strict decode and cross-references ok\n", v.dir, len(m.workloads),
+				len(m.services), len(m.policies), len(m.autoscalers), len(m.configMaps))
+		}
+	}
+	if failed {
 		os.Exit(1)
 	}
-	fmt.Printf("%d workloads, %d services, %d network policies, %d autoscalers, %d config maps: "+
-		"strict decode and cross-references ok\n", len(m.workloads), len(m.services),
-		len(m.policies), len(m.autoscalers), len(m.configMaps))
 }
 
 // chdirToRepository moves up to the directory holding observability/jaeger/ (the repository
@@ -124,14 +145,14 @@ func chdirToRepository() error {
 	}
 }
 
-// writeRoles renders the ConfigMap of the role configs (one source: observability/jaeger/).
-func writeRoles() error {
+// writeRoles renders a variant's ConfigMap of role configs (one source: observability/jaeger/).
+func writeRoles(v variant) error {
 	cm := corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: rolesMap, Namespace: "observability"},
+		ObjectMeta: metav1.ObjectMeta{Name: v.configMap, Namespace: "observability"},
 		Data:       map[string]string{},
 	}
-	for _, role := range roles {
+	for _, role := range v.roles {
 		text, err := os.ReadFile(filepath.Join(roleConfigDir, role))
 		if err != nil {
 			return err
@@ -144,17 +165,17 @@ func writeRoles() error {
 	}
 	header := "# Generated from observability/jaeger/ by `go -C observability/kubernetes/validate run . -write`;\n" +
 		"# do not edit (the validator fails when it differs from those files).\n"
-	return os.WriteFile(filepath.Join(manifestDir, rolesFile), append([]byte(header), out...), 0o644)
+	return os.WriteFile(filepath.Join(v.dir, v.configMapFile), append([]byte(header), out...), 0o644)
 }
 
 var documentSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
-func load() *manifests {
+func load(v variant) *manifests {
 	m := &manifests{configMaps: map[string]corev1.ConfigMap{}, sourceOf: map[string]string{},
 		serviceNameOf: map[string]string{}}
-	files, err := filepath.Glob(filepath.Join(manifestDir, "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(v.dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		m.fail("no manifests in %s (run from the repository root)", manifestDir)
+		m.fail("no manifests in %s", v.dir)
 		return m
 	}
 	for _, file := range files {
@@ -264,7 +285,7 @@ func (m *manifests) record(where, kind string, meta metav1.ObjectMeta) {
 	}
 }
 
-func (m *manifests) check() {
+func (m *manifests) check(v variant) {
 	for _, w := range m.workloads {
 		m.checkWorkload(w)
 	}
@@ -280,8 +301,22 @@ func (m *manifests) check() {
 			m.fail("HorizontalPodAutoscaler %s scales %s/%s, which no manifest defines", h.Name, ref.Kind, ref.Name)
 		}
 	}
-	m.checkPartitions()
+	if m.find("StatefulSet", "kafka") != nil {
+		m.checkPartitions()
+	}
 	m.checkGoverningServices()
+	names := map[string]bool{}
+	for _, w := range m.workloads {
+		names[w.kind+"/"+w.name] = true
+	}
+	for _, want := range v.workloads {
+		if !names[want] {
+			m.fail("the variant lacks %s", want)
+		}
+	}
+	if _, ok := m.configMaps[v.configMap]; !ok {
+		m.fail("no ConfigMap %s (%s; regenerate: go -C observability/kubernetes/validate run . -write)", v.configMap, v.configMapFile)
+	}
 }
 
 // checkGoverningServices: each StatefulSet's serviceName is a headless Service selecting it.
@@ -586,7 +621,7 @@ func (m *manifests) checkPartitions() {
 	kafka := m.find("StatefulSet", "kafka")
 	ingester := m.find("Deployment", "jaeger-ingester")
 	if kafka == nil || ingester == nil {
-		m.fail("no kafka StatefulSet or jaeger-ingester Deployment")
+		m.fail("a kafka StatefulSet but no jaeger-ingester Deployment")
 		return
 	}
 	partitions := 0
@@ -601,16 +636,5 @@ func (m *manifests) checkPartitions() {
 		m.fail("kafka: KAFKA_NUM_PARTITIONS is not set")
 	} else if int(ingester.replicas) > partitions {
 		m.fail("jaeger-ingester: %d replicas for %d partitions (the extra ones would idle)", ingester.replicas, partitions)
-	}
-	var names []string
-	for _, w := range m.workloads {
-		names = append(names, w.kind+"/"+w.name)
-	}
-	sort.Strings(names)
-	for _, want := range []string{"Deployment/jaeger-collector", "Deployment/jaeger-ingester",
-		"Deployment/jaeger-query", "StatefulSet/jaeger-storage", "StatefulSet/kafka"} {
-		if sort.SearchStrings(names, want) == len(names) || names[sort.SearchStrings(names, want)] != want {
-			m.fail("the topology lacks %s", want)
-		}
 	}
 }
