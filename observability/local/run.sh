@@ -112,7 +112,7 @@ cleanup() {
   stop_all
   if [ "$status" -ne 0 ] || [ -n "${KEEP_LOGS:-}" ]; then
     log "logs kept in $work/logs"
-    rm -rf "$work/kafka/data" "$work/badger"
+    rm -rf "$work/kafka/data" "$work/badger" "$work/prometheus/data" "$work/single-node"
   else
     rm -rf "$work"
   fi
