@@ -34,7 +34,9 @@ import urllib.request
 OPERATIONS = {
     ("POST /predictions", 200): ["POST /predictions", "resolve_model_version", "run_inference"],
     ("POST /predictions", 500): ["POST /predictions", "resolve_model_version"],
-    ("GET /models", 200): ["GET /models", "query_models", "SELECT models"],
+    ("GET /models", 200): [
+        "GET /models", "query_models", "SELECT models", "acquire_connection",
+    ],
 }
 ROOT_OPERATION = "checkout"
 DRIVER_SERVICE = "load-driver"
