@@ -31,7 +31,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use maestro_trace::otel::trace::SpanContext;
 use maestro_trace::sqlx::TracedPool;
@@ -674,6 +675,28 @@ fn init_logging() {
         .init();
 }
 
+/// The service: its routes in the tenant's baggage (outermost), traced, each request logged
+/// from inside its server span.
+fn app(
+    store: web::Data<Store>,
+    middleware: TracingMiddleware,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(store)
+        .wrap_fn(log_request)
+        .wrap(middleware)
+        .wrap_fn(tenant_baggage)
+        .configure(routes)
+}
+
 /// The demo's requests, in order: `(method, path, JSON body)`.
 fn demo_requests() -> Vec<(&'static str, &'static str, Option<serde_json::Value>)> {
     let model = serde_json::json!({
@@ -707,16 +730,9 @@ fn demo_requests() -> Vec<(&'static str, &'static str, Option<serde_json::Value>
 
 async fn run_demo(store: web::Data<Store>) -> std::io::Result<()> {
     let middleware = middleware()?;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(store.clone())
-            .wrap_fn(log_request)
-            .wrap(middleware.clone())
-            .wrap_fn(tenant_baggage)
-            .configure(routes)
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))?;
+    let server = HttpServer::new(move || app(store.clone(), middleware.clone()))
+        .workers(1)
+        .bind(("127.0.0.1", 0))?;
     let address = server
         .addrs()
         .first()
@@ -826,17 +842,10 @@ async fn main() -> std::io::Result<()> {
     }
     let middleware = middleware()?;
     println!("maestro-ml-api on http://127.0.0.1:{port}");
-    HttpServer::new(move || {
-        App::new()
-            .app_data(store.clone())
-            .wrap_fn(log_request)
-            .wrap(middleware.clone())
-            .wrap_fn(tenant_baggage)
-            .configure(routes)
-    })
-    .bind(("127.0.0.1", port))?
-    .run()
-    .await?;
+    HttpServer::new(move || app(store.clone(), middleware.clone()))
+        .bind(("127.0.0.1", port))?
+        .run()
+        .await?;
     finish_training(worker).await;
     // Stopped (SIGTERM, SIGINT): flush, then log what happened to the spans, so a Jaeger
     // outage shows in the service's own log as counted drops.

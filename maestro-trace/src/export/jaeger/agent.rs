@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 
-use super::encoding::{encode_process, EncodedSpans, ExportProblems};
+use super::encoding::{encode_process, EncodedSpans, ExportProblems, ShutDown};
 use super::thrift::{CompactFrame, Frame};
 use super::JaegerExportError;
 
@@ -69,7 +69,7 @@ pub struct JaegerAgentExporter {
     seq_no: AtomicI64,
     /// Spans dropped for being too large since the exporter was created.
     too_large_dropped: AtomicU64,
-    shut_down: AtomicBool,
+    shut_down: ShutDown,
 }
 
 impl JaegerAgentExporter {
@@ -122,7 +122,7 @@ impl JaegerAgentExporter {
             process: encode_process::<CompactFrame>(&Resource::builder_empty().build()),
             seq_no: AtomicI64::new(0),
             too_large_dropped: AtomicU64::new(0),
-            shut_down: AtomicBool::new(false),
+            shut_down: ShutDown::default(),
         })
     }
 
@@ -215,14 +215,12 @@ impl JaegerAgentExporter {
 
 impl SpanExporter for JaegerAgentExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
+        self.shut_down.check()?;
         self.send(&batch)
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.shut_down.store(true, Ordering::Release);
+        self.shut_down.set();
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The collector transport: a Thrift binary `Batch` in `POST /api/traces` (port 14268), sent by a
 //! blocking HTTP client on the exporter's own thread.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use reqwest::Url;
 
-use super::encoding::{encode_process, EncodedSpans, ExportProblems};
+use super::encoding::{encode_process, EncodedSpans, ExportProblems, ShutDown};
 use super::thrift::{BinaryFrame, Frame};
 use super::JaegerExportError;
 use crate::span::error_chain;
@@ -60,7 +60,7 @@ pub struct JaegerCollectorExporter {
     seq_no: AtomicI64,
     /// The thread that owns the HTTP client, started on the first export.
     worker: Mutex<Option<HttpWorker>>,
-    shut_down: AtomicBool,
+    shut_down: ShutDown,
 }
 
 impl JaegerCollectorExporter {
@@ -83,7 +83,7 @@ impl JaegerCollectorExporter {
             process: encode_process::<BinaryFrame>(&Resource::builder_empty().build()),
             seq_no: AtomicI64::new(0),
             worker: Mutex::new(None),
-            shut_down: AtomicBool::new(false),
+            shut_down: ShutDown::default(),
         })
     }
 
@@ -242,14 +242,12 @@ pub(crate) fn check_collector_url(endpoint: &str) -> Result<(), String> {
 
 impl SpanExporter for JaegerCollectorExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        if self.shut_down.load(Ordering::Acquire) {
-            return Err(OTelSdkError::AlreadyShutdown);
-        }
+        self.shut_down.check()?;
         self.send(&batch)
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.shut_down.store(true, Ordering::Release);
+        self.shut_down.set();
         // Closing the channel ends the worker thread, which drops the client there.
         self.worker
             .lock()

@@ -1,6 +1,8 @@
 //! What both transports share: spans encoded one by one and grouped into frames of a bounded
 //! size, the process encoded once per resource, and one error for everything an export hit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
@@ -73,6 +75,25 @@ impl ExportProblems {
         } else {
             Err(OTelSdkError::InternalFailure(self.0.join("; ")))
         }
+    }
+}
+
+/// Whether an exporter has been shut down: exports after that are refused.
+#[derive(Debug, Default)]
+pub(super) struct ShutDown(AtomicBool);
+
+impl ShutDown {
+    /// `Err(AlreadyShutdown)` once [`ShutDown::set`] has been called.
+    pub(super) fn check(&self) -> OTelSdkResult {
+        if self.0.load(Ordering::Acquire) {
+            Err(OTelSdkError::AlreadyShutdown)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(super) fn set(&self) {
+        self.0.store(true, Ordering::Release);
     }
 }
 
