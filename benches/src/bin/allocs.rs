@@ -12,6 +12,10 @@
 //!   own share is read from `/proc/thread-self/schedstat`. Printed per span.
 //!
 //! Output: one JSON object per line (`benches/scripts/report.py` turns it into tables).
+//!
+//! `--prototype` measures the span-path PROTOTYPE instead (`maestro_trace_benches::span_path`,
+//! issue 13, `docs/span-path.md`): the same counters for its four sync-shaped variants, with the
+//! export side being its conversion to `SpanData`; row `prototype`.
 #![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -133,10 +137,79 @@ fn wait_exported(installed: &Installed, target: u64, limit: Duration) -> u64 {
     }
 }
 
+/// The prototype's variants: caller allocations, process allocations and CPU per span, until
+/// the export side has converted all but the last partial hand-off.
+fn prototype(calls: u64) {
+    use maestro_trace_benches::span_path::{self, variants, HANDOFF};
+    let model = model();
+    let converted = || span_path::sink().converted.load(Ordering::Relaxed);
+    println!(
+        "{{\"sizes\":{{\"sdk_span\":{},\"span_data\":{},\"compact_span\":{},\"key_value\":{},\
+         \"compact_attr\":{}}}}}",
+        std::mem::size_of::<opentelemetry_sdk::trace::Span>(),
+        std::mem::size_of::<opentelemetry_sdk::trace::SpanData>(),
+        std::mem::size_of::<span_path::CompactSpan>(),
+        std::mem::size_of::<opentelemetry::KeyValue>(),
+        std::mem::size_of::<span_path::CompactAttr>(),
+    );
+    for variant in ["sync", "sync_recycled", "nested", "attrs3", "struct"] {
+        // Recycled hand-off buffers (the design's choice) for all but the plain `sync` row.
+        span_path::set_recycling(variant != "sync");
+        let call = |x: u64| match variant {
+            "sync" | "sync_recycled" => variants::sync(x),
+            "nested" => variants::nested(x),
+            "attrs3" => variants::attrs3(x),
+            _ => variants::with_struct(black_box(&model)),
+        };
+        for i in 0..2_000 {
+            black_box(call(black_box(i)));
+        }
+        let converted_before = converted();
+        let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
+        let thread_before = thread_allocations();
+        let cpu_before = process_cpu_ns();
+        let caller_before = caller_cpu_ns();
+        let started = Instant::now();
+        for i in 0..calls {
+            black_box(call(black_box(i)));
+        }
+        let caller_ns = caller_cpu_ns() - caller_before;
+        let thread_allocs = thread_allocations() - thread_before;
+        let spans = calls * spans_per_call(variant);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while converted() + HANDOFF as u64 <= converted_before + spans && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let exported = converted() - converted_before;
+        let total_ns = process_cpu_ns().saturating_sub(cpu_before);
+        let process_allocs = PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - process_before;
+        println!(
+            "{{\"row\":\"prototype\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
+             \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
+             \"exported\":{exported},\"caller_cpu_ns_per_span\":{:.1},\
+             \"total_cpu_ns_per_span\":{:.1},\"wall_ms\":{}}}",
+            thread_allocs as f64 / calls as f64,
+            process_allocs as f64 / calls as f64,
+            caller_ns as f64 / spans as f64,
+            total_ns as f64 / spans as f64,
+            started.elapsed().as_millis(),
+        );
+    }
+}
+
 fn main() {
     let mut calls: u64 = 20_000;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
+    if std::env::args().any(|arg| arg == "--prototype") {
+        let calls = std::env::args()
+            .skip_while(|arg| arg != "--calls")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(calls);
+        return prototype(calls);
+    }
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--calls", Some(n)) => match n.parse() {
@@ -144,7 +217,7 @@ fn main() {
                 Err(_) => return eprintln!("--calls takes a number, not {n:?}"),
             },
             ("--only", Some(row)) => only = Some(row),
-            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT]"),
+            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT] [--prototype]"),
         }
     }
     let rt = match tokio::runtime::Builder::new_current_thread().build() {
