@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
 use maestro_trace_benches::{model, span_path, Installed, Setup};
 use opentelemetry::trace::{
-    SpanContext, SpanId, Status, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
 };
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::{Context, InstrumentationScope};
 
 fn clocks(c: &mut Criterion) {
     let mut group = c.benchmark_group("clock");
@@ -35,34 +35,6 @@ fn clocks(c: &mut Criterion) {
         b.iter(|| black_box(at).as_unix_nanos(&anchor))
     });
     group.finish();
-}
-
-/// The smallest value the raw API accepts as a span in a `Context`: a span context and no
-/// state (what our compact span would hand to `Context::with_span`).
-#[derive(Debug)]
-struct Handle(SpanContext);
-
-impl opentelemetry::trace::Span for Handle {
-    fn add_event_with_timestamp<T>(&mut self, _: T, _: SystemTime, _: Vec<KeyValue>)
-    where
-        T: Into<std::borrow::Cow<'static, str>>,
-    {
-    }
-    fn span_context(&self) -> &SpanContext {
-        &self.0
-    }
-    fn is_recording(&self) -> bool {
-        true
-    }
-    fn set_attribute(&mut self, _: KeyValue) {}
-    fn set_status(&mut self, _: Status) {}
-    fn update_name<T>(&mut self, _: T)
-    where
-        T: Into<std::borrow::Cow<'static, str>>,
-    {
-    }
-    fn add_link(&mut self, _: SpanContext, _: Vec<KeyValue>) {}
-    fn end_with_timestamp(&mut self, _: SystemTime) {}
 }
 
 fn contexts(c: &mut Criterion) {
@@ -85,7 +57,7 @@ fn contexts(c: &mut Criterion) {
     });
     group.bench_function("with_span_handle_attach", |b| {
         b.iter(|| {
-            let cx = Context::current().with_span(Handle(span_context.clone()));
+            let cx = Context::current().with_span(span_path::Handle(span_context.clone()));
             drop(black_box(cx.attach()))
         })
     });
@@ -142,6 +114,13 @@ fn records(c: &mut Criterion) {
         iter_calls(b, &none, &span_path::variants::sync)
     });
     drop(none);
+    let sink = span_path::sink();
+    eprintln!(
+        "prototype: {} spans converted, {} dropped (export side behind by {} batches)",
+        sink.converted.load(std::sync::atomic::Ordering::Relaxed),
+        sink.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        span_path::IN_FLIGHT,
+    );
     for setup in [
         Setup::MaestroSampled,
         Setup::SdkInSpan,

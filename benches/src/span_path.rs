@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -19,6 +19,9 @@ use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SpanData, SpanEve
 
 /// Spans per hand-off from a caller's thread to the export side.
 pub const HANDOFF: usize = 512;
+/// Batches waiting for the export side at most; a hand-off beyond that drops its spans
+/// (counted), as a full queue does today: the caller never waits and memory stays bounded.
+pub const IN_FLIGHT: usize = 16;
 
 /// An attribute value as the caller records it: no allocation for scalars and `&'static str`,
 /// owned text copied into the batch's shared text buffer.
@@ -106,23 +109,30 @@ impl Batch {
 /// the benches' discarding exporter does).
 #[derive(Debug)]
 pub struct Sink {
-    sender: Sender<Batch>,
+    sender: SyncSender<Batch>,
     /// Spans converted so far.
     pub converted: Arc<AtomicU64>,
+    /// Spans dropped because [`IN_FLIGHT`] batches were already waiting (one atomic add per
+    /// dropped batch, not per span).
+    pub dropped: AtomicU64,
 }
 
 /// The process's sink, started on first use.
 pub fn sink() -> &'static Sink {
     static SINK: OnceLock<Sink> = OnceLock::new();
     SINK.get_or_init(|| {
-        let (sender, batches) = mpsc::channel();
+        let (sender, batches) = mpsc::sync_channel(IN_FLIGHT);
         let converted = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&converted);
         std::thread::Builder::new()
             .name("prototype-export".to_owned())
             .spawn(move || export_thread(batches, &counted))
             .expect("the prototype's export thread starts");
-        Sink { sender, converted }
+        Sink {
+            sender,
+            converted,
+            dropped: AtomicU64::new(0),
+        }
     })
 }
 
@@ -199,12 +209,40 @@ fn value(value: CompactValue, text: &str) -> Value {
     }
 }
 
+/// The smallest value the raw API accepts as a span in a `Context`: a span context and no
+/// state (what a compact span would hand to `Context::with_span`).
+#[derive(Debug)]
+pub struct Handle(pub SpanContext);
+
+impl opentelemetry::trace::Span for Handle {
+    fn add_event_with_timestamp<T>(&mut self, _: T, _: SystemTime, _: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+    }
+    fn span_context(&self) -> &SpanContext {
+        &self.0
+    }
+    fn is_recording(&self) -> bool {
+        true
+    }
+    fn set_attribute(&mut self, _: KeyValue) {}
+    fn set_status(&mut self, _: Status) {}
+    fn update_name<T>(&mut self, _: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+    }
+    fn add_link(&mut self, _: SpanContext, _: Vec<KeyValue>) {}
+    fn end_with_timestamp(&mut self, _: SystemTime) {}
+}
+
 /// The caller's thread state: the open batch, the id generator, the way to the export side.
 #[derive(Debug)]
 struct Local {
     batch: Batch,
     ids: RandomIdGenerator,
-    sender: Sender<Batch>,
+    sender: SyncSender<Batch>,
     /// Whether hand-offs reuse the buffers the export side sends back ([`set_recycling`]).
     recycle: bool,
     returned: Receiver<Batch>,
@@ -326,7 +364,7 @@ pub fn end(open: Open) {
             };
             let mut full = std::mem::replace(&mut local.batch, next);
             full.back = local.recycle.then(|| local.back.clone());
-            let _ = local.sender.send(full);
+            hand_off(&local.sender, full);
         }
     });
 }
@@ -362,9 +400,28 @@ pub fn end_locked(open: Open) {
         if batch.spans.len() >= HANDOFF {
             let full = std::mem::replace(&mut *batch, Batch::with_capacity());
             drop(batch);
-            let _ = LOCAL.with(|local| local.borrow().sender.send(full));
+            LOCAL.with(|local| hand_off(&local.borrow().sender, full));
         }
     });
+}
+
+/// Sends `batch` to the export side, or drops its spans (counted) when [`IN_FLIGHT`] batches are
+/// already waiting; a dropped batch's buffers go straight back to its thread for reuse.
+fn hand_off(sender: &SyncSender<Batch>, batch: Batch) {
+    match sender.try_send(batch) {
+        Ok(()) => {}
+        Err(TrySendError::Full(mut batch) | TrySendError::Disconnected(mut batch)) => {
+            sink()
+                .dropped
+                .fetch_add(batch.spans.len() as u64, Ordering::Relaxed);
+            if let Some(back) = batch.back.take() {
+                batch.spans.clear();
+                batch.attrs.clear();
+                batch.text.clear();
+                let _ = back.send(batch);
+            }
+        }
+    }
 }
 
 /// A ready-made batch of `n` spans with `attrs` attributes each (3 kinds: static, int, text),
