@@ -477,6 +477,8 @@ pub fn model() -> ModelAttrs {
     }
 }
 
+pub mod span_path;
+
 /// No instrumentation: what every other row is compared with.
 pub mod bare {
     use super::*;

@@ -12,6 +12,10 @@
 //!   own share is read from `/proc/thread-self/schedstat`. Printed per span.
 //!
 //! Output: one JSON object per line (`benches/scripts/report.py` turns it into tables).
+//!
+//! `--prototype` measures the span-path PROTOTYPE instead (`maestro_trace_benches::span_path`,
+//! issue 13, `docs/span-path.md`): the same counters for its four sync-shaped variants, with the
+//! export side being its conversion to `SpanData`; row `prototype`.
 #![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -79,6 +83,26 @@ fn process_cpu_ns() -> u64 {
         .sum()
 }
 
+/// Minor page faults of the whole process so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let after_name = stat.rsplit_once(')')?.1.to_owned();
+            after_name.split_whitespace().nth(7)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// Allocations on this thread of `n` runs of `f`, per run.
+fn allocations_per_run(n: u64, f: impl Fn()) -> f64 {
+    let before = thread_allocations();
+    for _ in 0..n {
+        f();
+    }
+    (thread_allocations() - before) as f64 / n as f64
+}
+
 fn caller_cpu_ns() -> u64 {
     schedstat_ns(std::path::Path::new("/proc/thread-self/schedstat"))
 }
@@ -133,10 +157,110 @@ fn wait_exported(installed: &Installed, target: u64, limit: Duration) -> u64 {
     }
 }
 
+/// The prototype's variants: caller allocations, process allocations and CPU per span, until
+/// the export side has converted all but the last partial hand-off.
+fn prototype(calls: u64) {
+    use maestro_trace_benches::span_path::{self, variants, HANDOFF};
+    let model = model();
+    let converted = || span_path::sink().converted.load(Ordering::Relaxed);
+    {
+        use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceState};
+        use opentelemetry::Context;
+        let sc = SpanContext::new(
+            opentelemetry::trace::TraceId::from(1_u128),
+            opentelemetry::trace::SpanId::from(1_u64),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let attach = allocations_per_run(10_000, || drop(black_box(Context::current().attach())));
+        let remote = allocations_per_run(10_000, || {
+            let cx = Context::current().with_remote_span_context(sc.clone());
+            drop(black_box(cx.attach()));
+        });
+        let handle = allocations_per_run(10_000, || {
+            let cx = Context::current().with_span(span_path::Handle(sc.clone()));
+            drop(black_box(cx.attach()));
+        });
+        println!(
+            "{{\"row\":\"prototype_context\",\"variant\":\"allocs\",\"attach_current\":{attach:.2},\
+             \"with_remote_span_context\":{remote:.2},\"with_span_handle\":{handle:.2}}}"
+        );
+    }
+    println!(
+        "{{\"row\":\"prototype_sizes\",\"variant\":\"bytes\",\"sizes\":{{\"sdk_span\":{},\"span_data\":{},\"compact_span\":{},\"key_value\":{},\
+         \"compact_attr\":{}}}}}",
+        std::mem::size_of::<opentelemetry_sdk::trace::Span>(),
+        std::mem::size_of::<opentelemetry_sdk::trace::SpanData>(),
+        std::mem::size_of::<span_path::CompactSpan>(),
+        std::mem::size_of::<opentelemetry::KeyValue>(),
+        std::mem::size_of::<span_path::CompactAttr>(),
+    );
+    for variant in ["sync", "sync_recycled", "nested", "attrs3", "struct"] {
+        // Recycled hand-off buffers (the design's choice) for all but the plain `sync` row.
+        span_path::set_recycling(variant != "sync");
+        let call = |x: u64| match variant {
+            "sync" | "sync_recycled" => variants::sync(x),
+            "nested" => variants::nested(x),
+            "attrs3" => variants::attrs3(x),
+            _ => variants::with_struct(black_box(&model)),
+        };
+        for i in 0..2_000 {
+            black_box(call(black_box(i)));
+        }
+        let converted_before = converted();
+        let dropped_before = span_path::sink().dropped.load(Ordering::Relaxed);
+        let faults_before = minor_faults();
+        let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
+        let thread_before = thread_allocations();
+        let cpu_before = process_cpu_ns();
+        let caller_before = caller_cpu_ns();
+        let started = Instant::now();
+        for i in 0..calls {
+            black_box(call(black_box(i)));
+        }
+        let caller_ns = caller_cpu_ns() - caller_before;
+        let thread_allocs = thread_allocations() - thread_before;
+        let spans = calls * spans_per_call(variant);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let dropped = || span_path::sink().dropped.load(Ordering::Relaxed) - dropped_before;
+        while converted() + dropped() + HANDOFF as u64 <= converted_before + spans
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let exported = converted() - converted_before;
+        let dropped = dropped();
+        let total_ns = process_cpu_ns().saturating_sub(cpu_before);
+        let process_allocs = PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - process_before;
+        let faults = minor_faults().saturating_sub(faults_before);
+        println!(
+            "{{\"row\":\"prototype\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
+             \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
+             \"exported\":{exported},\"dropped\":{dropped},\"caller_cpu_ns_per_span\":{:.1},\
+             \"total_cpu_ns_per_span\":{:.1},\"minor_faults_per_1000_spans\":{:.2},\"wall_ms\":{}}}",
+            thread_allocs as f64 / calls as f64,
+            process_allocs as f64 / calls as f64,
+            caller_ns as f64 / spans as f64,
+            total_ns as f64 / spans as f64,
+            faults as f64 * 1000.0 / spans as f64,
+            started.elapsed().as_millis(),
+        );
+    }
+}
+
 fn main() {
     let mut calls: u64 = 20_000;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
+    if std::env::args().any(|arg| arg == "--prototype") {
+        let calls = std::env::args()
+            .skip_while(|arg| arg != "--calls")
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(calls);
+        return prototype(calls);
+    }
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--calls", Some(n)) => match n.parse() {
@@ -144,7 +268,7 @@ fn main() {
                 Err(_) => return eprintln!("--calls takes a number, not {n:?}"),
             },
             ("--only", Some(row)) => only = Some(row),
-            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT]"),
+            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT] [--prototype]"),
         }
     }
     let rt = match tokio::runtime::Builder::new_current_thread().build() {
@@ -170,6 +294,7 @@ fn main() {
                 Duration::from_secs(10),
             );
 
+            let faults_before = minor_faults();
             let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
             let thread_before = thread_allocations();
             let cpu_before = process_cpu_ns();
@@ -191,7 +316,8 @@ fn main() {
                 "{{\"row\":\"{}\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
                  \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
                  \"exported\":{exported},\"caller_cpu_ns_per_span\":{:.1},\
-                 \"total_cpu_ns_per_span\":{:.1},\"wall_ms\":{}}}",
+                 \"total_cpu_ns_per_span\":{:.1},\"minor_faults_per_1000_spans\":{:.2},\
+                 \"wall_ms\":{}}}",
                 setup.name(),
                 thread_allocs as f64 / calls as f64,
                 process_allocs as f64 / calls as f64,
@@ -201,6 +327,7 @@ fn main() {
                 } else {
                     0.0
                 },
+                minor_faults().saturating_sub(faults_before) as f64 * 1000.0 / spans as f64,
                 wall.as_millis(),
             );
             drop(installed);

@@ -1,0 +1,201 @@
+//! PROTOTYPE measurements for the span-path design (issue 13, `docs/span-path.md`): each group
+//! puts the design's candidates next to the peers they must beat, in one run.
+//!
+//! - `clock`: one reading of each clock a span could take its start and end from;
+//! - `context`: making a span current for the raw `opentelemetry` API, three ways;
+//! - `record`: one sampled span on the caller (the prototype of `maestro_trace_benches::
+//!   span_path` against `#[traced]`, the raw SDK and fastrace);
+//! - `convert`: building the SDK's `SpanData` from compact records, one batch of 512 at a time.
+//!
+//! ```text
+//! cargo bench -p maestro-trace-benches --bench span_path -- --noplot
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
+use maestro_trace_benches::{model, span_path, Installed, Setup};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
+};
+use opentelemetry::{Context, InstrumentationScope};
+
+fn clocks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("clock");
+    group.bench_function("system_time_now", |b| b.iter(SystemTime::now));
+    group.bench_function("instant_now", |b| b.iter(Instant::now));
+    let quanta = quanta::Clock::new();
+    group.bench_function("quanta_now", |b| b.iter(|| quanta.now()));
+    group.bench_function("quanta_raw", |b| b.iter(|| quanta.raw()));
+    group.bench_function("fastant_now", |b| b.iter(fastant::Instant::now));
+    let anchor = fastant::Anchor::new();
+    group.bench_function("fastant_to_unix_nanos", |b| {
+        let at = fastant::Instant::now();
+        b.iter(|| black_box(at).as_unix_nanos(&anchor))
+    });
+    group.finish();
+}
+
+fn contexts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("context");
+    let span_context = SpanContext::new(
+        TraceId::from(0x0123_4567_89ab_cdef_u128),
+        SpanId::from(0x1234_u64),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::NONE,
+    );
+    group.bench_function("attach_current", |b| {
+        b.iter(|| drop(black_box(Context::current().attach())))
+    });
+    group.bench_function("with_remote_span_context_attach", |b| {
+        b.iter(|| {
+            let cx = Context::current().with_remote_span_context(span_context.clone());
+            drop(black_box(cx.attach()))
+        })
+    });
+    group.bench_function("with_span_handle_attach", |b| {
+        b.iter(|| {
+            let cx = Context::current().with_span(span_path::Handle(span_context.clone()));
+            drop(black_box(cx.attach()))
+        })
+    });
+    group.finish();
+}
+
+/// Times `iters` calls of `call`, with fastrace's roots where the row needs them.
+fn iter_calls(b: &mut Bencher<'_>, installed: &Installed, call: &dyn Fn(u64) -> u64) {
+    b.iter_custom(|iters| {
+        let start = Instant::now();
+        let mut i = 0;
+        while i < iters {
+            let _root = installed.root();
+            let end = iters.min(i.saturating_add(installed.calls_per_root()));
+            while i < end {
+                black_box(call(black_box(i)));
+                i += 1;
+            }
+        }
+        start.elapsed()
+    });
+}
+
+fn records(c: &mut Criterion) {
+    let model = model();
+    let mut group = c.benchmark_group("record");
+    // The prototype first: a peer's export side (fastrace's collector above all) may still be
+    // working through its backlog after its own rows, on a 2-core machine.
+    let none = Setup::Bare.install();
+    span_path::set_recycling(false);
+    group.bench_function("prototype/sync", |b| {
+        iter_calls(b, &none, &span_path::variants::sync)
+    });
+    span_path::set_recycling(true);
+    group.bench_function("prototype/sync_recycled", |b| {
+        iter_calls(b, &none, &span_path::variants::sync_recycled)
+    });
+    group.bench_function("prototype/sync_locked", |b| {
+        iter_calls(b, &none, &span_path::variants::sync_locked)
+    });
+    group.bench_function("prototype/attrs3", |b| {
+        iter_calls(b, &none, &span_path::variants::attrs3)
+    });
+    group.bench_function("prototype/struct", |b| {
+        iter_calls(b, &none, &|_| {
+            span_path::variants::with_struct(black_box(&model))
+        })
+    });
+    group.bench_function("prototype/nested", |b| {
+        iter_calls(b, &none, &span_path::variants::nested)
+    });
+    span_path::set_recycling(false);
+    group.bench_function("prototype/sync_again", |b| {
+        iter_calls(b, &none, &span_path::variants::sync)
+    });
+    drop(none);
+    let sink = span_path::sink();
+    eprintln!(
+        "prototype: {} spans converted, {} dropped (export side behind by {} batches)",
+        sink.converted.load(std::sync::atomic::Ordering::Relaxed),
+        sink.dropped.load(std::sync::atomic::Ordering::Relaxed),
+        span_path::IN_FLIGHT,
+    );
+    for setup in [
+        Setup::MaestroSampled,
+        Setup::SdkInSpan,
+        Setup::SdkStartEnd,
+        Setup::Fastrace,
+    ] {
+        let installed = setup.install();
+        installed.with_library(|lib| {
+            group.bench_function(format!("{}/sync", setup.name()), |b| {
+                iter_calls(b, &installed, lib.sync)
+            });
+            group.bench_function(format!("{}/struct", setup.name()), |b| {
+                iter_calls(b, &installed, &|_| (lib.with_struct)(black_box(&model)))
+            });
+        });
+        drop(installed);
+    }
+    group.finish();
+}
+
+fn converts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("convert");
+    let anchor = fastant::Anchor::new();
+    let scope = InstrumentationScope::builder("maestro-trace").build();
+    for attrs in [0, 5] {
+        group.bench_function(format!("batch512_attrs{attrs}"), |b| {
+            b.iter_batched(
+                || span_path::sample_batch(span_path::HANDOFF, attrs),
+                |batch| span_path::to_span_data(&batch, &anchor, &scope),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    // The SDK's own per-span work for comparison: a span built and ended into a processor
+    // that drops it, on the caller.
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(Drop512)
+        .build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "bench");
+    group.bench_function("sdk_start_end_no_export", |b| {
+        b.iter(|| {
+            let mut span = tracer.start(maestro_trace_benches::NAME);
+            opentelemetry::trace::Span::end(&mut span);
+        })
+    });
+    group.finish();
+    let _ = provider.shutdown();
+}
+
+/// A processor that drops every span on the spot.
+#[derive(Debug)]
+struct Drop512;
+
+impl opentelemetry_sdk::trace::SpanProcessor for Drop512 {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {}
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        drop(black_box(span));
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = span_path;
+    config = config();
+    targets = clocks, contexts, records, converts
+}
+criterion_main!(span_path);
