@@ -375,7 +375,7 @@ thread_local! {
     static LOCKED: Arc<std::sync::Mutex<Batch>> = Arc::new(std::sync::Mutex::new(Batch::with_capacity()));
 }
 
-/// [`end`], with the batch behind [`LOCKED`]'s mutex.
+/// [`end`], with the batch behind a per-thread mutex (`LOCKED`).
 #[inline]
 pub fn end_locked(open: Open) {
     let end = fastant::Instant::now();
