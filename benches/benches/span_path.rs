@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
-use maestro_trace_benches::{model, span_path, Installed, Setup};
+use maestro_trace_benches::{model, span_path, time_calls, Installed, Setup};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
 };
@@ -64,21 +64,9 @@ fn contexts(c: &mut Criterion) {
     group.finish();
 }
 
-/// Times `iters` calls of `call`, with fastrace's roots where the row needs them.
+/// Times `iters` calls of `call` ([`time_calls`]).
 fn iter_calls(b: &mut Bencher<'_>, installed: &Installed, call: &dyn Fn(u64) -> u64) {
-    b.iter_custom(|iters| {
-        let start = Instant::now();
-        let mut i = 0;
-        while i < iters {
-            let _root = installed.root();
-            let end = iters.min(i.saturating_add(installed.calls_per_root()));
-            while i < end {
-                black_box(call(black_box(i)));
-                i += 1;
-            }
-        }
-        start.elapsed()
-    });
+    b.iter_custom(|iters| time_calls(installed, call, iters));
 }
 
 fn records(c: &mut Criterion) {
@@ -93,7 +81,7 @@ fn records(c: &mut Criterion) {
     });
     span_path::set_recycling(true);
     group.bench_function("prototype/sync_recycled", |b| {
-        iter_calls(b, &none, &span_path::variants::sync_recycled)
+        iter_calls(b, &none, &span_path::variants::sync)
     });
     group.bench_function("prototype/sync_locked", |b| {
         iter_calls(b, &none, &span_path::variants::sync_locked)

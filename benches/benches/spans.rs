@@ -10,24 +10,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Bencher, Criterion};
-use maestro_trace_benches::{model, Installed, Setup, VARIANTS};
+use maestro_trace_benches::{model, time_calls, Installed, Setup, VARIANTS};
 
-/// Times `iters` calls of `call`, starting a new root every `calls_per_root` calls where the
-/// row needs one (fastrace).
+/// Times `iters` calls of `call` ([`time_calls`]).
 fn iter_calls(b: &mut Bencher<'_>, installed: &Installed, call: &dyn Fn(u64) -> u64) {
-    b.iter_custom(|iters| {
-        let start = Instant::now();
-        let mut i = 0;
-        while i < iters {
-            let _root = installed.root();
-            let end = iters.min(i.saturating_add(installed.calls_per_root()));
-            while i < end {
-                black_box(call(black_box(i)));
-                i += 1;
-            }
-        }
-        start.elapsed()
-    });
+    b.iter_custom(|iters| time_calls(installed, call, iters));
 }
 
 /// The `async` variant: `iters` awaited calls inside one `block_on` of a current-thread runtime.

@@ -466,6 +466,23 @@ pub struct ModelAttrs {
     pub production: bool,
 }
 
+/// How long `iters` calls of `call` take, starting a new root every
+/// [`Installed::calls_per_root`] calls where the row needs one (fastrace): the body of the
+/// benches' `iter_custom`.
+pub fn time_calls(installed: &Installed, call: &dyn Fn(u64) -> u64, iters: u64) -> Duration {
+    let start = std::time::Instant::now();
+    let mut i = 0;
+    while i < iters {
+        let _root = installed.root();
+        let end = iters.min(i.saturating_add(installed.calls_per_root()));
+        while i < end {
+            black_box(call(black_box(i)));
+            i += 1;
+        }
+    }
+    start.elapsed()
+}
+
 /// The struct every `struct` variant records.
 pub fn model() -> ModelAttrs {
     ModelAttrs {

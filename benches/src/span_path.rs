@@ -469,18 +469,10 @@ pub mod variants {
     use super::*;
     use std::hint::black_box;
 
-    /// `sync`: a root span around the call.
+    /// `sync`: a root span around the call (the `sync_recycled` rows run it after
+    /// [`set_recycling`]`(true)`).
     #[inline(never)]
     pub fn sync(x: u64) -> u64 {
-        let open = start(crate::NAME, None);
-        let out = black_box(x);
-        end(open);
-        out
-    }
-
-    /// `sync`, with recycled hand-off buffers ([`set_recycling`]).
-    #[inline(never)]
-    pub fn sync_recycled(x: u64) -> u64 {
         let open = start(crate::NAME, None);
         let out = black_box(x);
         end(open);

@@ -6,11 +6,12 @@
 use std::net::SocketAddr;
 
 use actix_web::dev::{ServerHandle, Service as _};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use maestro_trace::client::TracedRequest as _;
 use maestro_trace::sdk::trace::SpanData;
 use maestro_trace::{baggage, env_vars, span, traced, InitError, TracingConfig, TracingMiddleware};
 use maestro_trace_tests::recording::Recorded;
+use maestro_trace_tests::serve;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -84,22 +85,7 @@ async fn echo_baggage(_req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().body(body)
 }
 
-/// Serves the apps `factory` builds on 127.0.0.1 (one worker) on the current actix system.
-macro_rules! serve {
-    ($factory:expr) => {{
-        let server = HttpServer::new($factory)
-            .workers(1)
-            .disable_signals()
-            .bind(("127.0.0.1", 0))
-            .expect("bind");
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        (addr, handle)
-    }};
-}
-
+/// Service B: traced, scoring and echoing the baggage it received.
 fn service_b() -> (SocketAddr, ServerHandle) {
     serve!(|| {
         App::new()

@@ -516,20 +516,11 @@ async fn get_model(id: web::Path<String>) -> HttpResponse {
 /// A server on 127.0.0.1 traced by `middleware`, serving `GET /models/{id}` on the current
 /// actix system; stop it with the handle.
 fn traced_server(middleware: TracingMiddleware) -> (SocketAddr, ServerHandle) {
-    let server = HttpServer::new(move || {
+    maestro_trace_tests::serve!(move || {
         App::new()
             .wrap(middleware.clone())
             .route("/models/{id}", web::get().to(get_model))
     })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .expect("bind");
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
-    (addr, handle)
 }
 
 /// Waits for the server span `name`: it ends once its body is streamed, on the server's worker
