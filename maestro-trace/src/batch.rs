@@ -1,14 +1,21 @@
-//! Our batch span processor: a bounded queue, a batching thread and an export thread.
+//! Our batch span processor: per-thread batches, a bounded queue, a batching thread and an
+//! export thread.
 //!
 //! The SDK's thread-based `BatchSpanProcessor` (0.33) neither bounds an export in time nor says
-//! how many spans it dropped. Here:
+//! how many spans it dropped, and sends every span through one shared channel. Here:
 //!
-//! - `on_end` only tries to enqueue: a full queue drops the span (counted), never blocks the
-//!   application thread, and memory stays bounded by the queue size;
-//! - the batching thread sleeps on its control channel, never on the span queue: enqueueing a
-//!   span is a few atomic operations and wakes no thread, except one span in every batch's worth
-//!   (the largest power of two up to `max_export_batch_size`), which sends the batching thread
-//!   a wake-up: one system call per batch instead of one per span;
+//! - `on_end` pushes the span onto its thread's own open batch (a lock only that thread takes,
+//!   but for the batching thread once per scheduled delay): no channel, no shared counter and no
+//!   wake-up per span (`docs/span-path.md`, 2.2);
+//! - a batch that fills is handed to the batching thread in one message, if the queue
+//!   (`max_queue_size` spans handed over and not yet exported) has room for it; else its spans
+//!   are dropped (counted). The application thread never blocks, and memory stays bounded by the
+//!   queue plus one open batch per thread;
+//! - every scheduled delay the batching thread takes the partial batches of every thread (of an
+//!   idle or exited thread too), so no span waits longer than the delay; a flush and the
+//!   shutdown take them first, from the thread that asks, so "every span ended before the
+//!   shutdown" holds without waiting on the batching thread; a span ending after the shutdown
+//!   is dropped (counted);
 //! - every queued span is accounted for exactly once, as exported or dropped, even when a
 //!   shutdown gives up on an export that is still running (the spans it could not wait for are
 //!   written off as dropped then, and not counted again if the export finishes later);
@@ -18,12 +25,12 @@
 //!   behind it: the rest is dropped and counted instead of piling up;
 //! - flush and shutdown drain the queue and are bounded by the caller's timeout.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -72,8 +79,8 @@ impl Default for BatchSettings {
 
 /// A request to the batching thread.
 enum Control {
-    /// A full batch is waiting in the queue.
-    Wake,
+    /// A thread's batch, handed over because it filled, or taken by a flush or shutdown.
+    Batch(Handoff),
     Flush(Sender<OTelSdkResult>),
     Shutdown(Sender<OTelSdkResult>),
     Resource(Resource),
@@ -89,14 +96,148 @@ enum Job {
 /// The batch processor every built-in exporter but the console sits behind.
 #[derive(Debug)]
 pub(crate) struct BatchProcessor {
-    spans: SyncSender<SpanData>,
-    /// Spans queued and not yet exported or dropped.
-    unresolved: Arc<Unresolved>,
-    /// The span that brings `unresolved` to a multiple of this (a power of two) wakes the
-    /// batching thread.
-    wake_mask: u64,
+    shared: Arc<Shared>,
     control: Sender<Control>,
     shut_down: AtomicBool,
+}
+
+/// What the processor, the threads that end spans and the batching thread share.
+#[derive(Debug)]
+struct Shared {
+    /// Tells this processor's buffers from another's in a thread's list.
+    id: u64,
+    /// The spans a thread's open batch holds before it is handed over.
+    batch_size: usize,
+    /// Spans handed over and not yet exported or dropped at most (`max_queue_size`).
+    capacity: u64,
+    /// Spans handed over and not yet exported or dropped.
+    unresolved: Unresolved,
+    /// Every thread's open batch, for the scheduled delay, a flush and the shutdown to take.
+    buffers: Mutex<Vec<Arc<Buffer>>>,
+}
+
+/// One thread's open batch of one processor. Its lock is only ever contended when the batching
+/// thread takes a partial batch (once per scheduled delay), never by another span.
+#[derive(Debug)]
+struct Buffer(Mutex<Open>);
+
+#[derive(Debug)]
+struct Open {
+    spans: Vec<SpanData>,
+    /// Set when the processor shut down: a span ending later is dropped (and counted).
+    closed: bool,
+}
+
+/// A thread's open batch refused a span: its processor has shut down.
+struct Closed;
+
+thread_local! {
+    /// This thread's open batches, one per live processor, keyed by [`Shared::id`].
+    static BUFFERS: RefCell<Vec<(u64, Arc<Buffer>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spans on their way to the batching thread, counted in [`Shared::unresolved`]. Spans that
+/// never get there (the batching thread is gone, or a channel holding them is dropped) are
+/// counted as dropped when this is dropped, so none is lost without a count.
+struct Handoff {
+    spans: Vec<SpanData>,
+    shared: Arc<Shared>,
+}
+
+impl Handoff {
+    fn into_spans(mut self) -> Vec<SpanData> {
+        std::mem::take(&mut self.spans)
+    }
+}
+
+impl Drop for Handoff {
+    fn drop(&mut self) {
+        if !self.spans.is_empty() {
+            let lost = self.shared.unresolved.resolve(self.spans.len() as u64);
+            COUNTERS.dropped.fetch_add(lost, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `push` on this thread's open batch of this processor (registering one on first
+    /// use); `None` while the thread is being torn down.
+    fn with_buffer<R>(&self, push: impl FnOnce(&mut Open) -> R) -> Option<R> {
+        BUFFERS
+            .try_with(|buffers| {
+                let mut buffers = buffers.try_borrow_mut().ok()?;
+                let index = match buffers.iter().position(|(id, _)| *id == self.id) {
+                    Some(index) => index,
+                    None => {
+                        // Buffers of processors shut down since are of no further use.
+                        buffers.retain(|(_, buffer)| !lock(&buffer.0).closed);
+                        let buffer = Arc::new(Buffer(Mutex::new(Open {
+                            spans: Vec::with_capacity(self.batch_size),
+                            closed: false,
+                        })));
+                        lock(&self.buffers).push(Arc::clone(&buffer));
+                        buffers.push((self.id, buffer));
+                        buffers.len() - 1
+                    }
+                };
+                let pushed = push(&mut lock(&buffers[index].1 .0));
+                Some(pushed)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Takes every thread's partial batch (and with `close`, refuses every later span).
+    /// Buffers of threads that have exited are forgotten once emptied.
+    fn take_partial(&self, close: bool) -> Vec<Vec<SpanData>> {
+        let mut taken = Vec::new();
+        lock(&self.buffers).retain(|buffer| {
+            let mut open = lock(&buffer.0);
+            if !open.spans.is_empty() {
+                let fresh = if close {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(self.batch_size)
+                };
+                taken.push(std::mem::replace(&mut open.spans, fresh));
+            }
+            open.closed |= close;
+            // Only this list still holds the buffer of a thread that has exited.
+            !close && Arc::strong_count(buffer) > 1
+        });
+        taken
+    }
+
+    /// Counts `spans` as queued if the queue has room for them, else as dropped: one atomic
+    /// operation per batch, not per span.
+    fn admit(self: &Arc<Self>, spans: Vec<SpanData>) -> Option<Handoff> {
+        let count = spans.len() as u64;
+        let admitted = self
+            .unresolved
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + count <= self.capacity).then_some(held + count)
+            })
+            .is_ok();
+        if admitted {
+            COUNTERS.queued.fetch_add(count, Ordering::Relaxed);
+            Some(Handoff {
+                spans,
+                shared: Arc::clone(self),
+            })
+        } else {
+            COUNTERS.dropped.fetch_add(count, Ordering::Relaxed);
+            COUNTERS
+                .dropped_queue_full
+                .fetch_add(count, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// Locks `mutex`, going on past a panic of another holder (spans are plain data).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl BatchProcessor {
@@ -107,17 +248,24 @@ impl BatchProcessor {
         settings: BatchSettings,
         name: &'static str,
     ) -> std::io::Result<Self> {
-        let (spans, queue) = mpsc::sync_channel(settings.max_queue_size);
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let (control, requests) = mpsc::channel();
         // Capacity 1: one batch may wait behind a running export, no more.
         let (jobs, work) = mpsc::sync_channel(1);
-        let unresolved = Arc::new(Unresolved::default());
+        let shared = Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            batch_size: settings
+                .max_export_batch_size
+                .clamp(1, settings.max_queue_size.max(1)),
+            capacity: settings.max_queue_size as u64,
+            unresolved: Unresolved::default(),
+            buffers: Mutex::new(Vec::new()),
+        });
         thread::Builder::new()
             .name("maestro-trace-export".to_owned())
             .spawn(move || export_thread(exporter, work))?;
         let batcher = Batcher {
-            queue,
-            unresolved: Arc::clone(&unresolved),
+            shared: Arc::clone(&shared),
             requests,
             jobs,
             settings,
@@ -128,12 +276,25 @@ impl BatchProcessor {
             .name("maestro-trace-batch".to_owned())
             .spawn(move || batcher.run())?;
         Ok(BatchProcessor {
-            spans,
-            unresolved,
-            wake_mask: wake_mask(settings.max_export_batch_size),
+            shared,
             control,
             shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// Hands `spans` to the batching thread, if the queue has room for them.
+    fn hand_over(&self, spans: Vec<SpanData>) {
+        if let Some(handoff) = self.shared.admit(spans) {
+            // A closed channel hands the batch back, and dropping it counts its spans.
+            let _ = self.control.send(Control::Batch(handoff));
+        }
+    }
+
+    /// Hands every thread's partial batch to the batching thread, ahead of a request.
+    fn hand_over_partial(&self, close: bool) {
+        for spans in self.shared.take_partial(close) {
+            self.hand_over(spans);
+        }
     }
 
     /// Sends a request and waits for its answer at most `timeout`.
@@ -168,29 +329,30 @@ impl SpanProcessor for BatchProcessor {
             COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // Counted before it is sent: the batching thread may resolve it at once.
-        let unresolved = self.unresolved.0.fetch_add(1, Ordering::AcqRel) + 1;
-        match self.spans.try_send(span) {
-            Ok(()) => {
-                COUNTERS.queued.fetch_add(1, Ordering::Relaxed);
-                if unresolved & self.wake_mask == 0 {
-                    // A closed channel means the batching thread is gone: nothing to wake.
-                    let _ = self.control.send(Control::Wake);
-                }
+        let batch_size = self.shared.batch_size;
+        let mut span = Some(span);
+        let pushed = self.shared.with_buffer(|open| {
+            if open.closed {
+                return Err(Closed);
             }
-            Err(TrySendError::Full(_)) => {
-                self.unresolved.resolve(1);
-                COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
-                COUNTERS.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.unresolved.resolve(1);
+            open.spans.extend(span.take());
+            Ok((open.spans.len() >= batch_size)
+                .then(|| std::mem::replace(&mut open.spans, Vec::with_capacity(batch_size))))
+        });
+        match (pushed, span) {
+            (Some(Ok(Some(full))), _) => self.hand_over(full),
+            (Some(Ok(None)), _) | (None, None) => {}
+            // The processor shut down since the check above.
+            (Some(Err(Closed)), _) => {
                 COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             }
+            // The thread is being torn down: no buffer, a batch of one.
+            (None, Some(span)) => self.hand_over(vec![span]),
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
+        self.hand_over_partial(false);
         self.request(Control::Flush, Duration::from_secs(30))
     }
 
@@ -198,11 +360,12 @@ impl SpanProcessor for BatchProcessor {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
+        self.hand_over_partial(true);
         let result = self.request(Control::Shutdown, timeout);
         if result.is_err() {
             // Whatever is still queued or being exported will not be waited for: count it as
             // dropped now, and the batching thread will not count it again.
-            let written_off = self.unresolved.0.swap(0, Ordering::AcqRel);
+            let written_off = self.shared.unresolved.0.swap(0, Ordering::AcqRel);
             COUNTERS.dropped.fetch_add(written_off, Ordering::Relaxed);
         }
         result
@@ -213,10 +376,19 @@ impl SpanProcessor for BatchProcessor {
     }
 }
 
+impl Drop for BatchProcessor {
+    /// Dropped without a shutdown (the provider always shuts it down first): the spans still in
+    /// threads' batches go to the batching thread, which exports them and stops.
+    fn drop(&mut self) {
+        if !self.shut_down.load(Ordering::Acquire) {
+            self.hand_over_partial(true);
+        }
+    }
+}
+
 /// The batching thread's state.
 struct Batcher {
-    queue: Receiver<SpanData>,
-    unresolved: Arc<Unresolved>,
+    shared: Arc<Shared>,
     requests: Receiver<Control>,
     jobs: SyncSender<Job>,
     settings: BatchSettings,
@@ -227,18 +399,25 @@ struct Batcher {
 
 impl Batcher {
     fn run(self) {
-        let mut batch: Vec<SpanData> = Vec::with_capacity(self.settings.max_export_batch_size);
+        // Spans of partial batches, sent when a batch's worth is together or the delay passed.
+        let mut pending: Vec<SpanData> = Vec::new();
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.requests.recv_timeout(wait) {
-                Ok(Control::Wake) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Control::Batch(handoff)) => {
+                    self.add(handoff.into_spans(), &mut pending);
+                    // Batches may keep coming: the delay still sends the partial ones.
+                    if Instant::now() >= deadline {
+                        deadline = self.send_partial(&mut pending);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => deadline = self.send_partial(&mut pending),
                 Ok(Control::Flush(reply)) => {
-                    let _ = reply.send(self.drain(&mut batch));
-                    continue;
+                    let _ = reply.send(self.drain(&mut pending));
                 }
                 Ok(Control::Shutdown(reply)) => {
-                    let drained = self.drain(&mut batch);
+                    let drained = self.drain(&mut pending);
                     let (done, answer) = mpsc::channel();
                     let job = Job::Shutdown(self.settings.export_timeout, done);
                     let handed_over = if self.abandoned.get() {
@@ -256,70 +435,73 @@ impl Batcher {
                             .unwrap_or(Err(OTelSdkError::Timeout(self.settings.export_timeout)))
                     });
                     let _ = reply.send(drained.and(closed));
+                    // Batches sent after the shutdown are dropped with the channel, counted.
                     return;
                 }
                 Ok(Control::Resource(resource)) => {
                     let _ = self.jobs.send(Job::Resource(resource));
-                    continue;
                 }
                 // The processor is gone without a shutdown: send what is left and stop.
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.drain(&mut batch);
+                    let _ = self.drain(&mut pending);
                     return;
                 }
             }
-            // Send every full batch waiting in the queue; keep the rest until the deadline.
-            while self.fill(&mut batch) {
-                let _ = self.export(&mut batch);
-                deadline = Instant::now() + self.settings.scheduled_delay;
-            }
-            if Instant::now() >= deadline {
-                if !batch.is_empty() {
-                    let _ = self.export(&mut batch);
-                }
-                deadline = Instant::now() + self.settings.scheduled_delay;
-            }
         }
     }
 
-    /// Moves queued spans into `batch` up to the batch size; whether the batch is full.
-    fn fill(&self, batch: &mut Vec<SpanData>) -> bool {
-        while batch.len() < self.settings.max_export_batch_size {
-            match self.queue.try_recv() {
-                Ok(span) => batch.push(span),
-                Err(_) => break,
+    /// The scheduled delay has passed: exports every thread's partial batch with the pending
+    /// spans, and returns the next deadline.
+    fn send_partial(&self, pending: &mut Vec<SpanData>) -> Instant {
+        for spans in self.shared.take_partial(false) {
+            if let Some(handoff) = self.shared.admit(spans) {
+                self.add(handoff.into_spans(), pending);
             }
         }
-        batch.len() >= self.settings.max_export_batch_size
+        if !pending.is_empty() {
+            let _ = self.export(std::mem::take(pending));
+        }
+        Instant::now() + self.settings.scheduled_delay
     }
 
-    /// Exports everything queued now, in batches. After a failed export the rest is dropped
-    /// (and counted) instead of sent: each further attempt would wait on the same failing
-    /// backend, and a flush or shutdown must not take a timeout per batch.
-    fn drain(&self, batch: &mut Vec<SpanData>) -> OTelSdkResult {
-        loop {
-            self.fill(batch);
-            if batch.is_empty() {
-                return Ok(());
-            }
+    /// Exports a full batch at once; keeps a partial one with the others, and exports those
+    /// once they make a batch.
+    fn add(&self, mut spans: Vec<SpanData>, pending: &mut Vec<SpanData>) {
+        let batch_size = self.shared.batch_size;
+        if spans.len() >= batch_size {
+            let _ = self.export(spans);
+            return;
+        }
+        if pending.is_empty() {
+            *pending = spans;
+        } else {
+            pending.append(&mut spans);
+        }
+        if pending.len() >= batch_size {
+            let rest = pending.split_off(batch_size);
+            let _ = self.export(std::mem::replace(pending, rest));
+        }
+    }
+
+    /// Exports the pending spans, in batches. After a failed export the rest is dropped (and
+    /// counted) instead of sent: each further attempt would wait on the same failing backend,
+    /// and a flush or shutdown must not take a timeout per batch.
+    fn drain(&self, pending: &mut Vec<SpanData>) -> OTelSdkResult {
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(self.shared.batch_size));
+            let batch = std::mem::replace(pending, rest);
             if let Err(error) = self.export(batch) {
-                let mut rest = 0;
-                while self.queue.try_recv().is_ok() {
-                    rest += 1;
-                }
-                let rest = self.unresolved.resolve(rest);
+                let rest = self.shared.unresolved.resolve(pending.len() as u64);
+                pending.clear();
                 COUNTERS.dropped.fetch_add(rest, Ordering::Relaxed);
                 return Err(error);
             }
         }
+        Ok(())
     }
 
-    /// Hands `batch` to the export thread and waits for its answer, at most the export timeout.
-    fn export(&self, batch: &mut Vec<SpanData>) -> OTelSdkResult {
-        let spans = std::mem::replace(
-            batch,
-            Vec::with_capacity(self.settings.max_export_batch_size),
-        );
+    /// Hands `spans` to the export thread and waits for its answer, at most the export timeout.
+    fn export(&self, spans: Vec<SpanData>) -> OTelSdkResult {
         let count = spans.len() as u64;
         let (reply, answer) = mpsc::channel();
         let job = Job::Export(spans, reply);
@@ -349,13 +531,12 @@ impl Batcher {
             )),
             Err(TrySendError::Disconnected(_)) => Err(stopped()),
         };
+        let count = self.shared.unresolved.resolve(count);
         match &outcome {
             Ok(()) => {
-                let count = self.unresolved.resolve(count);
                 COUNTERS.exported.fetch_add(count, Ordering::Relaxed);
             }
             Err(error) => {
-                let count = self.unresolved.resolve(count);
                 let timed_out = matches!(error, OTelSdkError::Timeout(_));
                 COUNTERS.export_failed(count, self.name, &error.to_string(), timed_out);
             }
@@ -380,12 +561,6 @@ impl Unresolved {
             .unwrap_or_else(|n| n);
         before.min(spans)
     }
-}
-
-/// The mask of the largest power of two not above `batch_size` (at least 1).
-fn wake_mask(batch_size: usize) -> u64 {
-    let batch_size = batch_size.max(1) as u64;
-    (1u64 << (63 - batch_size.leading_zeros())) - 1
 }
 
 fn stopped() -> OTelSdkError {

@@ -61,6 +61,7 @@ mod batch;
 #[cfg(any(feature = "awc", feature = "reqwest"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "awc", feature = "reqwest"))))]
 pub mod client;
+mod clock;
 mod config;
 mod diagnostics;
 mod env;

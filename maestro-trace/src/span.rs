@@ -21,7 +21,7 @@ use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION
 use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
-use crate::pipeline;
+use crate::{clock, pipeline};
 
 /// The name of the event added to a span whose future was dropped before it completed.
 pub const CANCELLED_EVENT: &str = "cancelled";
@@ -145,7 +145,9 @@ impl Span {
             }
             active.hints.samples(parent_context)
         };
-        let mut builder = SpanBuilder::from_name(meta.name).with_kind(meta.kind.clone());
+        let mut builder = SpanBuilder::from_name(meta.name)
+            .with_kind(meta.kind.clone())
+            .with_start_time(clock::now());
         let mut record = (meta.attrs > 0).then_some(record);
         let mut links = links;
         if sampled_for_sure {
@@ -338,7 +340,7 @@ impl Span {
     fn end_panicked(&mut self) {
         if let Some(cx) = self.take_own() {
             mark_error(&cx, PANIC_TYPE, panic_message);
-            cx.span().end();
+            cx.span().end_with_timestamp(clock::now());
         }
     }
 
@@ -356,15 +358,16 @@ impl Span {
 /// Ends the span in `cx` (out of line: the disabled path stays a test of `None`).
 #[inline(never)]
 fn end(cx: Context) {
-    cx.span().end();
+    cx.span().end_with_timestamp(clock::now());
 }
 
 /// Ends the span in `cx` with a `cancelled` event.
 #[inline(never)]
 fn cancel(cx: Context) {
     let span = cx.span();
-    span.add_event(CANCELLED_EVENT, Vec::new());
-    span.end();
+    let now = clock::now();
+    span.add_event_with_timestamp(CANCELLED_EVENT, now, Vec::new());
+    span.end_with_timestamp(now);
 }
 
 impl Drop for Span {
@@ -396,8 +399,9 @@ pub(crate) fn record_exception(
     exception_type: impl Into<StringValue>,
     message: String,
 ) {
-    span.add_event(
+    span.add_event_with_timestamp(
         EXCEPTION_EVENT,
+        clock::now(),
         vec![
             KeyValue::new(EXCEPTION_TYPE, exception_type.into()),
             KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
@@ -491,7 +495,7 @@ impl SpanScope {
                 if panicked {
                     mark_error(cx, PANIC_TYPE, panic_message);
                 }
-                span.end();
+                span.end_with_timestamp(clock::now());
             }
         });
     }
@@ -824,7 +828,7 @@ pub(crate) fn add_event(name: &'static str, attrs: usize, record: impl FnOnce(&m
     if span.is_recording() {
         let mut attributes = Vec::with_capacity(attrs);
         record(&mut Recorder::new(&mut attributes));
-        span.add_event(name, attributes);
+        span.add_event_with_timestamp(name, clock::now(), attributes);
     }
 }
 

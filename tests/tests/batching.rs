@@ -1,8 +1,11 @@
-//! The batch processor wakes its thread once per full batch, not once per span (so enqueueing a
-//! span costs no system call): a full batch is exported at once, the rest waits for the delay.
+//! The batch processor keeps an open batch per thread and hands it over once full (so ending a
+//! span costs no system call and no shared write): a full batch is exported at once, the rest
+//! waits for the delay, whichever thread it ended on, idle, exited or still running. `init` is
+//! process-wide, so the tests here run one at a time.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use maestro_trace::sdk::error::OTelSdkResult;
@@ -26,8 +29,55 @@ impl SpanExporter for Recording {
     }
 }
 
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Recording {
+    fn exported(&self) -> usize {
+        self.spans.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `spans` were exported, at most 20 s; the count then.
+    fn wait_for(&self, spans: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.exported() < spans && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.exported()
+    }
+}
+
+fn pipeline(exporter: &Recording, delay: Duration) -> maestro_trace::TracingGuard {
+    maestro_trace::init(
+        TracingConfig::default()
+            .service_name("batching-test")
+            .batch_delay(delay)
+            .span_exporter(exporter.clone()),
+    )
+    .expect("init")
+}
+
+/// Ends `spans` spans on a new thread, which then waits for `release` before it exits; returns
+/// once the spans have ended.
+fn worker(spans: usize, release: mpsc::Receiver<()>) -> std::thread::JoinHandle<()> {
+    let (ended, done) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        for i in 0..spans {
+            span!("worker_item", item = i as i64).in_scope(|| ());
+        }
+        let _ = ended.send(());
+        let _ = release.recv();
+    });
+    done.recv().expect("the worker ends its spans");
+    worker
+}
+
 #[test]
 fn a_full_batch_is_exported_without_waiting_for_the_delay() {
+    let _serial = serial();
     // The batching thread sleeps until the delay unless a full batch wakes it: with a one-minute
     // delay, only that wake-up can deliver these spans before the test gives up.
     let exporter = Recording::default();
@@ -56,4 +106,57 @@ fn a_full_batch_is_exported_without_waiting_for_the_delay() {
     // The remaining 5 go out with the shutdown flush.
     guard.shutdown().expect("shutdown");
     assert_eq!(exporter.spans.load(Ordering::SeqCst), 25);
+}
+
+#[test]
+fn the_partial_batch_of_a_thread_gone_idle_is_exported_after_the_delay() {
+    let _serial = serial();
+    let exporter = Recording::default();
+    let guard = pipeline(&exporter, Duration::from_millis(200));
+    let (release, idle) = mpsc::channel();
+    let worker = worker(3, idle);
+    // The worker ends no further span: only the batching thread can take its 3 spans.
+    assert_eq!(
+        exporter.wait_for(3),
+        3,
+        "the idle thread's spans are exported"
+    );
+    release.send(()).expect("the worker waits");
+    worker.join().expect("worker");
+    guard.shutdown().expect("shutdown");
+    assert_eq!(exporter.exported(), 3, "and exported once");
+}
+
+#[test]
+fn a_shutdown_delivers_the_spans_of_running_and_exited_threads() {
+    let _serial = serial();
+    let exporter = Recording::default();
+    // A delay no test waits for: only the shutdown can deliver these spans.
+    let guard = pipeline(&exporter, Duration::from_secs(60));
+    let (release, running) = mpsc::channel();
+    let still_running = worker(7, running);
+    let (hang_up, exits) = mpsc::channel();
+    drop(hang_up);
+    worker(5, exits).join().expect("exited worker");
+    span!("main_item").in_scope(|| ());
+    assert_eq!(
+        exporter.exported(),
+        0,
+        "nothing is exported before the delay"
+    );
+    // Shut down from yet another thread than the ones that ended the spans.
+    std::thread::spawn(move || guard.shutdown())
+        .join()
+        .expect("shutdown thread")
+        .expect("shutdown");
+    assert_eq!(
+        exporter.exported(),
+        7 + 5 + 1,
+        "every span ended before the shutdown"
+    );
+    // A span that ends after the shutdown is not exported (it is counted as dropped).
+    span!("after_shutdown").in_scope(|| ());
+    release.send(()).expect("the worker waits");
+    still_running.join().expect("running worker");
+    assert_eq!(exporter.exported(), 13);
 }
