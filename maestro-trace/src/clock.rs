@@ -2,31 +2,39 @@
 //!
 //! `SystemTime::now` is a vDSO `clock_gettime`: about 23 ns on the machine BENCHMARKS.md was
 //! measured on, twice per span (`docs/span-path.md`, 2.4). The CPU's time stamp counter
-//! (`fastant`, the clock fastrace uses) reads in about 10 ns. Each thread keeps an anchor, a
-//! counter reading and the wall-clock time taken with it, and turns a reading into wall-clock
-//! time as the anchor's time plus the counter's elapsed time since. The anchor is taken again
-//! every [`REANCHOR`] (one `SystemTime::now`), so times never drift from the wall clock by more
-//! than the counter's calibration error over that interval (microseconds), and a wall-clock step
-//! (NTP) shows within it. Where the counter is not usable (not x86 Linux, or fastant's start-up
-//! calibration failed) every reading is `SystemTime::now`.
+//! (`quanta`) reads in about 10 ns. Each thread keeps an anchor, a counter reading and the
+//! wall-clock time taken with it, and turns a reading into wall-clock time as the anchor's time
+//! plus the counter's elapsed time since. The anchor is taken again every [`REANCHOR`] (one
+//! `SystemTime::now`), so times never drift from the wall clock by more than the counter's
+//! calibration error over that interval (well under a microsecond), and a wall-clock step (NTP)
+//! shows within it. Where no usable counter exists, quanta reads the monotonic clock instead:
+//! the times stay right, only slower to take.
+//!
+//! The counter is calibrated once per process, when a pipeline is installed ([`calibrate`]):
+//! a process that never traces never pays for it.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 /// How long a thread's anchor is used before it is taken again.
 pub(crate) const REANCHOR: Duration = Duration::from_millis(10);
 
+static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+
 thread_local! {
-    static ANCHOR: Cell<Option<(fastant::Instant, SystemTime)>> = const { Cell::new(None) };
+    static ANCHOR: Cell<Option<(quanta::Instant, SystemTime)>> = const { Cell::new(None) };
+}
+
+/// Calibrates the counter (a few milliseconds, once per process), so that no span pays for it.
+pub(crate) fn calibrate() {
+    CLOCK.get_or_init(quanta::Clock::new);
 }
 
 /// The wall-clock time now, for span and event timestamps.
 #[inline]
 pub(crate) fn now() -> SystemTime {
-    if !fastant::is_tsc_available() {
-        return SystemTime::now();
-    }
-    let reading = fastant::Instant::now();
+    let reading = CLOCK.get_or_init(quanta::Clock::new).now();
     ANCHOR
         .try_with(|anchor| {
             if let Some((at, wall)) = anchor.get() {

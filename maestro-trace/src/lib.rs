@@ -77,6 +77,7 @@ mod pipeline;
 mod processor;
 pub mod propagation;
 mod provider;
+mod recording;
 mod runtime;
 mod sampling;
 mod span;

@@ -6,18 +6,21 @@
 //! if any, is current again once the last capture ends. The disabled path is a single relaxed
 //! atomic load, so a `#[traced]` call with tracing off costs a branch and allocates nothing.
 //!
-//! Starting a span needs the installed tracer. Each thread keeps the one it last used, tagged
-//! with the generation of the installation it came from: while nothing is reinstalled, a span
-//! start costs one atomic load and a thread-local read instead of a lock and the atomic
-//! reference counting of a tracer clone.
+//! Starting a span needs the installed sink (`crate::recording`). Each thread keeps the one it
+//! last used, tagged with the generation of the installation it came from: while nothing is
+//! reinstalled, a span start costs one atomic load and a thread-local read instead of a lock.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Once, PoisonError, RwLock};
 
+use std::sync::Arc;
+
 use opentelemetry::global;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use crate::recording::Sink;
 
 /// The instrumentation scope of every span the macros create.
 pub(crate) const SCOPE_NAME: &str = "maestro-trace";
@@ -30,11 +33,12 @@ static PIPELINE: RwLock<Installed> = RwLock::new(Installed {
 /// Bumped by every [`install`]: a thread's cached tracer from an older generation is stale.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-/// A provider and the tracer taken from it once (not per span).
+/// A provider (for the raw `opentelemetry` API and shutdown) and the sink our spans are built
+/// by (`crate::recording`), which ends in the provider's processors.
 #[derive(Clone, Debug)]
 pub(crate) struct Pipeline {
     pub(crate) provider: SdkTracerProvider,
-    tracer: SdkTracer,
+    sink: Arc<Sink>,
     hints: SamplerHints,
 }
 
@@ -99,19 +103,21 @@ impl SamplerHints {
 }
 
 impl Pipeline {
-    pub(crate) fn new(provider: SdkTracerProvider, hints: SamplerHints) -> Self {
-        let tracer = opentelemetry::trace::TracerProvider::tracer_with_scope(
-            &provider,
-            opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .build(),
-        );
+    /// `sink` must be the one whose `SinkProcessor` the provider holds.
+    pub(crate) fn new(provider: SdkTracerProvider, sink: Arc<Sink>, hints: SamplerHints) -> Self {
         Pipeline {
             provider,
-            tracer,
+            sink,
             hints,
         }
     }
+}
+
+/// The instrumentation scope of our spans.
+pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
 }
 
 /// The installed pipelines: the current one is the captures', if any, else that of `init`.
@@ -131,7 +137,7 @@ impl Installed {
 #[derive(Debug)]
 pub(crate) struct Active {
     generation: u64,
-    pub(crate) tracer: SdkTracer,
+    pub(crate) sink: Arc<Sink>,
     pub(crate) hints: SamplerHints,
 }
 
@@ -169,7 +175,7 @@ fn refresh() -> Option<Rc<Active>> {
         Rc::new(Active {
             // Read under the lock: `install` bumps it under the write lock.
             generation: GENERATION.load(Ordering::Acquire),
-            tracer: pipeline.tracer.clone(),
+            sink: Arc::clone(&pipeline.sink),
             hints: pipeline.hints,
         })
     };
@@ -181,10 +187,10 @@ fn refresh() -> Option<Rc<Active>> {
     Some(active)
 }
 
-/// Runs `f` with the installed tracer, or returns `None` when no pipeline is installed.
+/// Runs `f` with the installed sink, or returns `None` when no pipeline is installed.
 #[cfg(any(feature = "awc", feature = "reqwest"))]
-pub(crate) fn with_tracer<R>(f: impl FnOnce(&SdkTracer) -> R) -> Option<R> {
-    active().map(|active| f(&active.tracer))
+pub(crate) fn with_sink<R>(f: impl FnOnce(&Arc<Sink>) -> R) -> Option<R> {
+    active().map(|active| f(&active.sink))
 }
 
 /// Installs the pipeline of `init` (or none). While captures are alive theirs stays current (see
@@ -217,6 +223,7 @@ fn replace(slot: impl FnOnce(&mut Installed) -> &mut Option<Pipeline>, pipeline:
     *slot(&mut guard) = pipeline;
     let current = guard.current();
     if let Some(current) = current {
+        crate::clock::calibrate();
         global::set_tracer_provider(current.provider.clone());
     }
     ENABLED.store(current.is_some(), Ordering::Release);

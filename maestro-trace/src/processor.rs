@@ -14,18 +14,18 @@ use opentelemetry_sdk::Resource;
 /// a value over the limit is shortened, never rejected. The SDK's `SpanLimits` has no value
 /// length limit, so this wraps the exporting processor when one is configured.
 #[derive(Debug)]
-pub(crate) struct TruncatingProcessor<P> {
-    inner: P,
+pub(crate) struct TruncatingProcessor {
+    inner: Box<dyn SpanProcessor>,
     max_len: usize,
 }
 
-impl<P> TruncatingProcessor<P> {
-    pub(crate) fn new(inner: P, max_len: usize) -> Self {
+impl TruncatingProcessor {
+    pub(crate) fn new(inner: Box<dyn SpanProcessor>, max_len: usize) -> Self {
         TruncatingProcessor { inner, max_len }
     }
 }
 
-impl<P: SpanProcessor> SpanProcessor for TruncatingProcessor<P> {
+impl SpanProcessor for TruncatingProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         self.inner.on_start(span, cx);
     }

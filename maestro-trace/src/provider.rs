@@ -1,10 +1,10 @@
 //! Building the tracer provider a [`TracingConfig`] describes: resource, sampler, span limits,
 //! and the exporter behind its processor.
 
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{
-    SdkTracerProvider, SimpleSpanProcessor, SpanProcessor, TracerProviderBuilder,
-};
+use std::sync::Arc;
+
+use opentelemetry::{Key, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SimpleSpanProcessor, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
 use crate::batch::{BatchProcessor, BatchSettings};
@@ -13,6 +13,7 @@ use crate::error::InitError;
 use crate::export::jaeger::{JaegerAgentExporter, JaegerCollectorExporter};
 use crate::export::ConsoleExporter;
 use crate::pipeline::Pipeline;
+use crate::recording::{Sink, SinkProcessor};
 use crate::runtime::IoRuntime;
 
 /// The pipeline for `config` (its exporter is taken out of it); `io_runtime` is started if the
@@ -25,55 +26,69 @@ pub(crate) fn build(
     let sampling = config.sampling_or_default();
     let sampler =
         crate::sampling::sampler(&sampling, &config.service_name_or_default(), io_runtime)?;
-    let builder = SdkTracerProvider::builder()
-        .with_resource(resource(config))
-        .with_sampler(sampler)
-        .with_span_limits(sdk_limits(&limits));
-    // Before the exporting processor, so the attributes are on the span it receives.
-    let builder = if config.baggage_span_attributes.is_empty() {
-        builder
-    } else {
-        // Shared keys: copying one onto a span is a reference count, not a string copy.
-        let keys = config
-            .baggage_span_attributes
-            .iter()
-            .map(|key| opentelemetry::Key::from(std::sync::Arc::<str>::from(key.as_str())));
-        builder.with_span_processor(crate::processor::BaggageSpanProcessor::new(keys.collect()))
-    };
+    let resource = resource(config);
+    // Shared keys: copying one onto a span is a reference count, not a string copy.
+    let baggage_keys: Vec<Key> = config
+        .baggage_span_attributes
+        .iter()
+        .map(|key| Key::from(Arc::<str>::from(key.as_str())))
+        .collect();
     let choice = match config.exporter.take() {
         Some(choice) => choice,
         None => ExporterChoice::Builtin(config.exporter_or_default().unwrap_or(Exporter::None)),
     };
     let batch = config.batch;
-    let builder = match choice {
-        ExporterChoice::Custom(start) => {
-            with_batched(builder, start(batch), CUSTOM_EXPORTER_NAME, &limits)?
-        }
-        ExporterChoice::Builtin(exporter) => {
-            with_builtin(builder, exporter, batch, &limits, io_runtime)?
-        }
+    let exporting = match choice {
+        ExporterChoice::Custom(start) => Some(batched(start(batch), CUSTOM_EXPORTER_NAME)?),
+        ExporterChoice::Builtin(exporter) => builtin(exporter, batch, io_runtime)?,
     };
-    Ok(Pipeline::new(builder.build(), sampling.hints()))
+    let processors = exporting
+        .map(|processor| shared(processor, &limits, &resource))
+        .into_iter()
+        .collect();
+    let sink = Sink::new(
+        Box::new(sampler.clone()),
+        sdk_limits(&limits),
+        baggage_keys.clone(),
+        processors,
+        None,
+        crate::pipeline::scope(),
+    );
+    let builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler)
+        .with_span_limits(sdk_limits(&limits));
+    // For spans of the raw `opentelemetry` API (ours copy the baggage themselves); before the
+    // exporting processor, so the attributes are on the span it receives.
+    let builder = if baggage_keys.is_empty() {
+        builder
+    } else {
+        builder.with_span_processor(crate::processor::BaggageSpanProcessor::new(baggage_keys))
+    };
+    let provider = builder
+        .with_span_processor(SinkProcessor(Arc::clone(&sink)))
+        .build();
+    Ok(Pipeline::new(provider, sink, sampling.hints()))
 }
 
-/// Adds one of our exporters: the console directly, every other one behind our batch processor.
-fn with_builtin(
-    builder: TracerProviderBuilder,
+/// One of our exporters' processors: the console directly, every other one behind our batch
+/// processor; `None` for no exporter.
+fn builtin(
     exporter: Exporter,
     batch: BatchSettings,
-    limits: &SpanLimits,
     io_runtime: &mut IoRuntime,
-) -> Result<TracerProviderBuilder, InitError> {
+) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
     let name = exporter.name();
     let failed = |reason: String| InitError::Exporter {
         exporter: name,
         reason,
     };
     let processor = match exporter {
-        Exporter::None => return Ok(builder),
+        Exporter::None => return Ok(None),
         Exporter::Console => {
-            let console = SimpleSpanProcessor::new(ConsoleExporter::stdout());
-            return Ok(with_processor(builder, console, limits));
+            return Ok(Some(Box::new(SimpleSpanProcessor::new(
+                ConsoleExporter::stdout(),
+            ))));
         }
         Exporter::Otlp(otlp) => {
             let exporter = crate::export::otlp::build(&otlp, io_runtime)?;
@@ -91,36 +106,38 @@ fn with_builtin(
             BatchProcessor::new(exporter, batch, name)
         }
     };
-    with_batched(builder, processor, name, limits)
+    batched(processor, name).map(Some)
 }
 
-/// Adds a started batch processor (the threads of `name`'s exporter), or says why it could not
-/// start.
-fn with_batched(
-    builder: TracerProviderBuilder,
+/// A started batch processor (the threads of `name`'s exporter), or why it could not start.
+fn batched(
     processor: std::io::Result<BatchProcessor>,
     name: &'static str,
-    limits: &SpanLimits,
-) -> Result<TracerProviderBuilder, InitError> {
-    let processor = processor.map_err(|e| InitError::Exporter {
-        exporter: name,
-        reason: format!("could not start its export threads: {e}"),
-    })?;
-    Ok(with_processor(builder, processor, limits))
+) -> Result<Box<dyn SpanProcessor>, InitError> {
+    match processor {
+        Ok(processor) => Ok(Box::new(processor)),
+        Err(e) => Err(InitError::Exporter {
+            exporter: name,
+            reason: format!("could not start its export threads: {e}"),
+        }),
+    }
 }
 
-/// Adds `processor`, behind value-length truncation when a limit is set.
-fn with_processor<P: SpanProcessor + 'static>(
-    builder: TracerProviderBuilder,
-    processor: P,
+/// `processor` behind value-length truncation when a limit is set, told the resource (the
+/// provider cannot reach it once it is shared), ready to share between the provider and the sink.
+fn shared(
+    processor: Box<dyn SpanProcessor>,
     limits: &SpanLimits,
-) -> TracerProviderBuilder {
-    match limits.max_attribute_value_length {
-        Some(max_len) => builder.with_span_processor(crate::processor::TruncatingProcessor::new(
+    resource: &Resource,
+) -> Arc<dyn SpanProcessor> {
+    let mut processor: Box<dyn SpanProcessor> = match limits.max_attribute_value_length {
+        Some(max_len) => Box::new(crate::processor::TruncatingProcessor::new(
             processor, max_len,
         )),
-        None => builder.with_span_processor(processor),
-    }
+        None => processor,
+    };
+    processor.set_resource(resource);
+    Arc::from(processor)
 }
 
 fn sdk_limits(limits: &SpanLimits) -> opentelemetry_sdk::trace::SpanLimits {

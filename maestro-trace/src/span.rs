@@ -14,13 +14,14 @@ use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
     Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt,
-    TraceId, Tracer as _,
+    TraceId,
 };
 use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
 use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
+use crate::recording::{self, Started};
 use crate::{clock, pipeline};
 
 /// The name of the event added to a span whose future was dropped before it completed.
@@ -152,26 +153,31 @@ impl Span {
         let mut links = links;
         if sampled_for_sure {
             // Known to be sampled: the attributes go into the span as it is built, in the one
-            // buffer the span keeps (no second buffer, no attribute-by-attribute copy).
+            // buffer the span keeps (no second buffer, no attribute-by-attribute copy), and
+            // the sampler is not asked.
             builder.attributes = record.take().map(|record| meta.record(record));
             builder.links = links.take().map(collect_links);
         }
-        let mut span = if meta.root {
-            active
-                .tracer
-                .build_with_context(builder, &root_context(&parent))
-        } else {
-            active.tracer.build_with_context(builder, &parent)
+        let build = |cx: &Context| {
+            let decided = sampled_for_sure.then(|| recording::sampled_for_sure(cx));
+            active.sink.build_decided(builder, cx, decided)
         };
-        if !span.is_recording() {
+        let started = if meta.root {
+            build(&root_context(&parent))
+        } else {
+            build(&parent)
+        };
+        let mut span = match started {
+            Started::Recording(span) => span,
             // Not sampled: children and outgoing requests need its span context only, which
             // the context holds without boxing a span that records nothing.
-            let span_context = span.span_context().clone();
-            return Span {
-                cx: Some(parent.with_remote_span_context(span_context)),
-                owned: true,
-            };
-        }
+            Started::Dropped(span_context) => {
+                return Span {
+                    cx: Some(parent.with_remote_span_context(span_context)),
+                    owned: true,
+                };
+            }
+        };
         if let Some(record) = record {
             // Sampled after all (e.g. by a ratio): record now.
             span.set_attributes(meta.record(record));

@@ -59,6 +59,7 @@ use opentelemetry_sdk::trace::{
 
 use crate::config::Propagator;
 use crate::pipeline::{self, Pipeline, SamplerHints};
+use crate::recording::{OnStart, Sink, SinkProcessor};
 use crate::tree::{self, TreeStyle};
 
 /// Starts capturing every span of the work this thread runs, sampled with `AlwaysOn`.
@@ -228,11 +229,16 @@ struct Owner {
 struct Session {
     routes: Arc<Routes>,
     provider: SdkTracerProvider,
+    sink: Arc<Sink>,
 }
 
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
 
 impl Session {
+    fn pipeline(&self, hints: SamplerHints) -> Pipeline {
+        Pipeline::new(self.provider.clone(), Arc::clone(&self.sink), hints)
+    }
+
     /// Adds a capture, installing the shared pipeline if it is the first.
     fn join(owner: Arc<Owner>) {
         let mut session = lock(&SESSION);
@@ -242,7 +248,7 @@ impl Session {
             table.alive.push(owner);
             table.hints()
         };
-        pipeline::install_capture(Some(Pipeline::new(session.provider.clone(), hints)));
+        pipeline::install_capture(Some(session.pipeline(hints)));
     }
 
     /// Removes a capture; the last one uninstalls the shared pipeline.
@@ -258,7 +264,7 @@ impl Session {
         };
         match remaining {
             Some(hints) => {
-                pipeline::install_capture(Some(Pipeline::new(session.provider.clone(), hints)));
+                pipeline::install_capture(Some(session.pipeline(hints)));
             }
             None => {
                 pipeline::install_capture(None);
@@ -271,11 +277,24 @@ impl Session {
 
     fn start() -> Session {
         let routes = Arc::new(Routes::default());
+        let routing = Arc::new(RoutingProcessor(Arc::clone(&routes)));
+        let sink = Sink::new(
+            Box::new(RoutingSampler(Arc::clone(&routes))),
+            opentelemetry_sdk::trace::SpanLimits::default(),
+            Vec::new(),
+            vec![Arc::clone(&routing) as Arc<dyn SpanProcessor>],
+            Some(routing),
+            pipeline::scope(),
+        );
         let provider = SdkTracerProvider::builder()
             .with_sampler(RoutingSampler(Arc::clone(&routes)))
-            .with_span_processor(RoutingProcessor(Arc::clone(&routes)))
+            .with_span_processor(SinkProcessor(Arc::clone(&sink)))
             .build();
-        Session { routes, provider }
+        Session {
+            routes,
+            provider,
+            sink,
+        }
     }
 }
 
@@ -419,13 +438,18 @@ impl ShouldSample for RoutingSampler {
 #[derive(Debug)]
 struct RoutingProcessor(Arc<Routes>);
 
+impl OnStart for RoutingProcessor {
+    fn on_start(&self, span_context: &SpanContext, parent: &Context) {
+        let key = (span_context.trace_id(), span_context.span_id());
+        let mut table = lock(&self.0.table);
+        let route = table.route(parent, key.0);
+        table.open.insert(key, route);
+    }
+}
+
 impl SpanProcessor for RoutingProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        let context = span.span_context();
-        let key = (context.trace_id(), context.span_id());
-        let mut table = lock(&self.0.table);
-        let route = table.route(cx, key.0);
-        table.open.insert(key, route);
+        OnStart::on_start(self, span.span_context(), cx);
     }
 
     fn on_end(&self, span: SpanData) {

@@ -13,7 +13,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Uri;
 use actix_web::HttpRequest;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
@@ -188,12 +188,10 @@ pub(super) fn start_span(
         // The span keeps this vector for its attributes: sized once for what the request and
         // response add, instead of regrown while they are set (the sampler still sees none).
         .with_attributes(Vec::with_capacity(settings.attribute_capacity()));
-    let mut span = active.tracer.build_with_context(builder, &parent);
+    let mut span = active.sink.build(builder, &parent);
     let recording = span.is_recording();
-    if recording {
-        span.set_attributes(request_attributes(req, route, settings, recent));
-    }
-    let span = Span::from_context(parent.with_span(span));
+    span.recording(|span| span.set_attributes(request_attributes(req, route, settings, recent)));
+    let span = Span::from_context(span.into_context(&parent));
     let route = (route_later && recording).then(|| PendingRoute {
         method,
         uri: req.uri().clone(),

@@ -39,8 +39,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::propagation::Injector;
-use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry::trace::{get_active_span, SpanBuilder, SpanKind, SpanRef, Status, Tracer as _};
+use opentelemetry::trace::{get_active_span, SpanBuilder, SpanKind, SpanRef, Status};
 use opentelemetry::{global, Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
@@ -151,8 +150,8 @@ fn start_client_span(request: &OutgoingRequest<'_>) -> Option<Context> {
         .with_kind(SpanKind::Client)
         .with_attributes(attributes);
     let parent = Context::current();
-    let span = pipeline::with_tracer(|tracer| tracer.build_with_context(builder, &parent))?;
-    Some(parent.with_span(span))
+    let span = pipeline::with_sink(|sink| sink.build(builder, &parent))?;
+    Some(span.into_context(&parent))
 }
 
 /// Writes the propagation headers for `cx` with the global propagator (the one `init`

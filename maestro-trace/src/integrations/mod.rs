@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use pin_project_lite::pin_project;
@@ -68,8 +68,10 @@ impl Parent {
         let builder = SpanBuilder::from_name(name)
             .with_kind(kind)
             .with_attributes(attributes);
-        let span = self.active.tracer.build_with_context(builder, &self.cx);
-        self.cx.with_span(span)
+        self.active
+            .sink
+            .build(builder, &self.cx)
+            .into_context(&self.cx)
     }
 }
 

@@ -10,9 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use opentelemetry::trace::{
-    Span as _, SpanBuilder, SpanKind, Status, TraceContextExt as _, Tracer as _,
-};
+use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
@@ -161,16 +159,11 @@ where
         }
         .with_kind(steering.kind.take().unwrap_or(SpanKind::Internal))
         .with_attributes(attributes);
-        let mut span = active.tracer.build_with_context(builder, &parent);
+        let mut span = active.sink.build(builder, &parent);
         if let Some(status) = steering.status() {
-            span.set_status(status);
+            span.recording(|span| span.set_status(status));
         }
-        let cx = if span.is_recording() {
-            parent.with_span(span)
-        } else {
-            let span_context = span.span_context().clone();
-            parent.with_remote_span_context(span_context)
-        };
+        let cx = span.into_context(&parent);
         this.extensions_mut().insert(Bridged { cx });
     }
 

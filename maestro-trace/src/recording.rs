@@ -1,0 +1,489 @@
+//! Our own span path (issue 13, `docs/span-path.md` step 2): the spans the macros, `span!`, the
+//! middleware, the clients, the integrations and the `tracing` bridge start are built here, not
+//! by the SDK's tracer, and handed to the pipeline's processors as the same `SpanData` the SDK
+//! would hand them.
+//!
+//! What it skips of the SDK's path: the tracer's two reference counts per span, the provider's
+//! lookups, a sampler call when the pipeline's configuration already decides
+//! ([`Sink::build_decided`]), the processors' `on_start` calls none of ours needs, and one move
+//! of the span's data at its end. What it keeps, field by field: the ids
+//! (the SDK's `RandomIdGenerator`), the sampler's decision, attributes and trace state, the span
+//! limits and their dropped counts in the SDK's order, baggage span attributes, the
+//! instrumentation scope, and the raw `opentelemetry` API's view: a [`Recording`] is an
+//! `opentelemetry::trace::Span`, current in the context like the SDK's, so raw child spans,
+//! propagators and `Context::current().span()` writes work on it as they did.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::baggage::BaggageExt as _;
+use opentelemetry::trace::{
+    Event, Link, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _,
+    TraceFlags,
+};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    IdGenerator as _, RandomIdGenerator, SamplingDecision, SamplingResult, ShouldSample, SpanData,
+    SpanEvents, SpanLimits, SpanLinks, SpanProcessor,
+};
+use opentelemetry_sdk::Resource;
+
+use crate::clock;
+
+/// Told of every recording span at its start (the test capture routes spans by it).
+pub(crate) trait OnStart: Send + Sync + fmt::Debug {
+    fn on_start(&self, span_context: &SpanContext, parent: &Context);
+}
+
+/// Where the spans of one installed pipeline are built and go: its sampler, limits, baggage
+/// keys and processors, shared with the provider (which the raw `opentelemetry` API uses) so
+/// both paths end in the same processors.
+pub(crate) struct Sink {
+    sampler: Box<dyn ShouldSample>,
+    ids: RandomIdGenerator,
+    limits: SpanLimits,
+    baggage_keys: Vec<Key>,
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    on_start: Option<Arc<dyn OnStart>>,
+    scope: InstrumentationScope,
+    /// Set when the provider shuts down: spans ending after it go nowhere, as with the SDK.
+    shut_down: AtomicBool,
+}
+
+impl fmt::Debug for Sink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sink")
+            .field("sampler", &self.sampler)
+            .field("limits", &self.limits)
+            .field("baggage_keys", &self.baggage_keys)
+            .field("processors", &self.processors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink {
+    pub(crate) fn new(
+        sampler: Box<dyn ShouldSample>,
+        limits: SpanLimits,
+        baggage_keys: Vec<Key>,
+        processors: Vec<Arc<dyn SpanProcessor>>,
+        on_start: Option<Arc<dyn OnStart>>,
+        scope: InstrumentationScope,
+    ) -> Arc<Sink> {
+        Arc::new(Sink {
+            sampler,
+            ids: RandomIdGenerator::default(),
+            limits,
+            baggage_keys,
+            processors,
+            on_start,
+            scope,
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Builds the span `builder` describes under `parent_cx`, exactly as the SDK's
+    /// `Tracer::build_with_context` does (ids, sampling, limits).
+    pub(crate) fn build(self: &Arc<Self>, builder: SpanBuilder, parent_cx: &Context) -> Started {
+        self.build_decided(builder, parent_cx, None)
+    }
+
+    /// [`Sink::build`], with the sampler's decision taken before when `decided` is given.
+    pub(crate) fn build_decided(
+        self: &Arc<Self>,
+        mut builder: SpanBuilder,
+        parent_cx: &Context,
+        decided: Option<SamplingResult>,
+    ) -> Started {
+        if parent_cx.is_telemetry_suppressed() || self.shut_down.load(Ordering::Relaxed) {
+            return Started::Dropped(SpanContext::empty_context());
+        }
+        let span_id = self.ids.new_span_id();
+        let parent_span = parent_cx.span();
+        let parent = Some(parent_span.span_context()).filter(|sc| sc.is_valid());
+        let trace_id = match parent {
+            Some(parent) => parent.trace_id(),
+            None => self.ids.new_trace_id(),
+        };
+        let kind = builder.span_kind.take().unwrap_or(SpanKind::Internal);
+        let sampling = decided.unwrap_or_else(|| {
+            self.sampler.should_sample(
+                Some(parent_cx),
+                trace_id,
+                &builder.name,
+                &kind,
+                builder.attributes.as_deref().unwrap_or(&[]),
+                builder.links.as_deref().unwrap_or(&[]),
+            )
+        });
+        let flags = parent.map_or(TraceFlags::default(), SpanContext::trace_flags);
+        let sampled = match sampling.decision {
+            SamplingDecision::Drop => {
+                return Started::Dropped(SpanContext::new(
+                    trace_id,
+                    span_id,
+                    TraceFlags::default(),
+                    false,
+                    sampling.trace_state,
+                ))
+            }
+            SamplingDecision::RecordOnly => false,
+            SamplingDecision::RecordAndSample => true,
+        };
+        let span_context = SpanContext::new(
+            trace_id,
+            span_id,
+            flags.with_sampled(sampled),
+            false,
+            sampling.trace_state,
+        );
+        let mut recording = Recording {
+            span_context,
+            data: Some(self.data(builder, parent, kind, sampling.attributes)),
+            sink: Arc::clone(self),
+        };
+        if !self.baggage_keys.is_empty() {
+            let baggage = parent_cx.baggage();
+            for key in &self.baggage_keys {
+                if let Some(value) = baggage.get(key) {
+                    opentelemetry::trace::Span::set_attribute(
+                        &mut recording,
+                        KeyValue::new(key.clone(), value.clone()),
+                    );
+                }
+            }
+        }
+        if let Some(hook) = &self.on_start {
+            hook.on_start(&recording.span_context, parent_cx);
+        }
+        Started::Recording(recording)
+    }
+
+    /// The data of a recording span, with the span limits applied as the SDK applies them.
+    fn data(
+        &self,
+        builder: SpanBuilder,
+        parent: Option<&SpanContext>,
+        kind: SpanKind,
+        sampler_attributes: Vec<KeyValue>,
+    ) -> Data {
+        let SpanBuilder {
+            name,
+            start_time,
+            attributes,
+            events,
+            links,
+            ..
+        } = builder;
+        let limits = &self.limits;
+        let mut attributes = attributes.unwrap_or_default();
+        attributes.extend(sampler_attributes);
+        let max_attributes = limits.max_attributes_per_span as usize;
+        let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
+        attributes.truncate(max_attributes);
+        let links = links.map_or_else(SpanLinks::default, |mut links| {
+            let dropped_count = links
+                .len()
+                .saturating_sub(limits.max_links_per_span as usize);
+            links.truncate(limits.max_links_per_span as usize);
+            for link in &mut links {
+                let max = limits.max_attributes_per_link as usize;
+                link.dropped_attributes_count = link.attributes.len().saturating_sub(max) as u32;
+                link.attributes.truncate(max);
+            }
+            let mut span_links = SpanLinks::default();
+            span_links.links = links;
+            span_links.dropped_count = dropped_count as u32;
+            span_links
+        });
+        let events = events.map_or_else(SpanEvents::default, |mut events| {
+            let dropped_count = events
+                .len()
+                .saturating_sub(limits.max_events_per_span as usize);
+            events.truncate(limits.max_events_per_span as usize);
+            for event in &mut events {
+                let max = limits.max_attributes_per_event as usize;
+                event.dropped_attributes_count = event.attributes.len().saturating_sub(max) as u32;
+                event.attributes.truncate(max);
+            }
+            let mut span_events = SpanEvents::default();
+            span_events.events = events;
+            span_events.dropped_count = dropped_count as u32;
+            span_events
+        });
+        let start_time = start_time.unwrap_or_else(clock::now);
+        Data {
+            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
+            parent_span_is_remote: parent.is_some_and(SpanContext::is_remote),
+            kind,
+            name,
+            start_time,
+            attributes,
+            dropped_attributes_count,
+            events,
+            links,
+            status: Status::Unset,
+        }
+    }
+
+    /// Hands an ended span to every processor.
+    fn deliver(&self, span: SpanData) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.processors.as_slice() {
+            [] => {}
+            [processor] => processor.on_end(span),
+            processors => {
+                for processor in processors {
+                    processor.on_end(span.clone());
+                }
+            }
+        }
+    }
+}
+
+/// A span [`Sink::build`] started.
+#[derive(Debug)]
+pub(crate) enum Started {
+    /// Sampled (or recorded only): it records until it ends.
+    Recording(Recording),
+    /// Not recorded: only its span context, for children and propagation.
+    Dropped(SpanContext),
+}
+
+impl Started {
+    /// Puts the span into `parent`'s context: a recording span as the context's span, a dropped
+    /// one as its span context alone (nothing to box for a span that records nothing).
+    pub(crate) fn into_context(self, parent: &Context) -> Context {
+        match self {
+            Started::Recording(recording) => parent.with_span(recording),
+            Started::Dropped(span_context) => parent.with_remote_span_context(span_context),
+        }
+    }
+
+    /// Whether the span records.
+    pub(crate) fn is_recording(&self) -> bool {
+        matches!(self, Started::Recording(_))
+    }
+
+    /// Runs `f` on the span if it records.
+    pub(crate) fn recording(&mut self, f: impl FnOnce(&mut Recording)) {
+        if let Started::Recording(recording) = self {
+            f(recording);
+        }
+    }
+}
+
+/// What a recording span holds until it ends.
+#[derive(Debug)]
+struct Data {
+    parent_span_id: SpanId,
+    parent_span_is_remote: bool,
+    kind: SpanKind,
+    name: Cow<'static, str>,
+    start_time: SystemTime,
+    attributes: Vec<KeyValue>,
+    dropped_attributes_count: u32,
+    events: SpanEvents,
+    links: SpanLinks,
+    status: Status,
+}
+
+/// A span of ours that records: what the SDK's span records, with the same limits, delivered
+/// to the pipeline's processors when it ends (or is dropped).
+pub(crate) struct Recording {
+    span_context: SpanContext,
+    /// `None` once ended.
+    data: Option<Data>,
+    sink: Arc<Sink>,
+}
+
+impl fmt::Debug for Recording {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recording")
+            .field("span_context", &self.span_context)
+            .field("data", &self.data)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recording {
+    fn end_at(&mut self, end_time: SystemTime) {
+        let Some(data) = self.data.take() else {
+            return;
+        };
+        self.sink.deliver(SpanData {
+            span_context: self.span_context.clone(),
+            parent_span_id: data.parent_span_id,
+            parent_span_is_remote: data.parent_span_is_remote,
+            span_kind: data.kind,
+            name: data.name,
+            start_time: data.start_time,
+            end_time,
+            attributes: data.attributes,
+            dropped_attributes_count: data.dropped_attributes_count,
+            events: data.events,
+            links: data.links,
+            status: data.status,
+            instrumentation_scope: self.sink.scope.clone(),
+        });
+    }
+}
+
+impl opentelemetry::trace::Span for Recording {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        mut attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        let limits = self.sink.limits;
+        if let Some(data) = &mut self.data {
+            if data.events.events.len() < limits.max_events_per_span as usize {
+                let max = limits.max_attributes_per_event as usize;
+                let dropped = attributes.len().saturating_sub(max) as u32;
+                attributes.truncate(max);
+                data.events
+                    .events
+                    .push(Event::new(name, timestamp, attributes, dropped));
+            } else {
+                data.events.dropped_count += 1;
+            }
+        }
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+
+    fn is_recording(&self) -> bool {
+        self.data.is_some()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        let max = self.sink.limits.max_attributes_per_span as usize;
+        if let Some(data) = &mut self.data {
+            if data.attributes.len() < max {
+                data.attributes.push(attribute);
+            } else {
+                data.dropped_attributes_count += 1;
+            }
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        if let Some(data) = &mut self.data {
+            // A total order: Ok > Error > Unset.
+            if status > data.status {
+                data.status = status;
+            }
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        if let Some(data) = &mut self.data {
+            data.name = new_name.into();
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, mut attributes: Vec<KeyValue>) {
+        let limits = self.sink.limits;
+        if let Some(data) = &mut self.data {
+            if data.links.links.len() < limits.max_links_per_span as usize {
+                let max = limits.max_attributes_per_link as usize;
+                let dropped = attributes.len().saturating_sub(max) as u32;
+                attributes.truncate(max);
+                data.links
+                    .links
+                    .push(Link::new(span_context, attributes, dropped));
+            } else {
+                data.links.dropped_count += 1;
+            }
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        self.end_at(timestamp);
+    }
+
+    fn end(&mut self) {
+        self.end_at(clock::now());
+    }
+
+    fn add_event<T>(&mut self, name: T, attributes: Vec<KeyValue>)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        self.add_event_with_timestamp(name, clock::now(), attributes);
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if self.data.is_some() {
+            self.end_at(clock::now());
+        }
+    }
+}
+
+/// The sampling result of a span the pipeline's configuration samples for sure: what the SDK's
+/// always-on and parent-based samplers return for it (the parent's trace state, no attributes).
+pub(crate) fn sampled_for_sure(parent_cx: &Context) -> SamplingResult {
+    SamplingResult {
+        decision: SamplingDecision::RecordAndSample,
+        attributes: Vec::new(),
+        trace_state: parent_cx.span().span_context().trace_state().clone(),
+    }
+}
+
+/// A [`Sink`]'s processors and start hook as the provider sees them, so that spans of the raw
+/// `opentelemetry` API reach the same processors, and the provider's flush and shutdown reach
+/// the sink.
+#[derive(Debug)]
+pub(crate) struct SinkProcessor(pub(crate) Arc<Sink>);
+
+impl SpanProcessor for SinkProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &Context) {
+        for processor in &self.0.processors {
+            processor.on_start(span, cx);
+        }
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.0.deliver(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0
+            .processors
+            .iter()
+            .map(|processor| processor.force_flush())
+            .find(Result::is_err)
+            .unwrap_or(Ok(()))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shut_down.store(true, Ordering::Relaxed);
+        let mut result = Ok(());
+        for processor in &self.0.processors {
+            let shut = processor.shutdown_with_timeout(timeout);
+            if result.is_ok() {
+                result = shut;
+            }
+        }
+        result
+    }
+
+    /// The processors were given the resource when the sink was made.
+    fn set_resource(&mut self, _resource: &Resource) {}
+}
