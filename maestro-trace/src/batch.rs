@@ -1,36 +1,37 @@
-//! Our batch span processor: per-thread batches, a bounded queue, a batching thread and an
+//! Our batch span processor: a ring per thread, a bounded queue, a batching thread and an
 //! export thread.
 //!
 //! The SDK's thread-based `BatchSpanProcessor` (0.33) neither bounds an export in time nor says
 //! how many spans it dropped, and sends every span through one shared channel. Here:
 //!
-//! - `on_end` pushes the span onto its thread's own open batch (a lock only that thread takes,
-//!   but for the batching thread once per scheduled delay): no channel, no shared counter and no
-//!   wake-up per span (`docs/span-path.md`, 2.2);
-//! - an open batch that fills (64 spans, or the export batch size if smaller) is handed to the
-//!   batching thread in one message, if the queue (`max_queue_size` spans handed over and not
-//!   yet exported) has room for it; else its spans are dropped (counted). The application
-//!   thread never blocks, and memory stays bounded by the queue plus one open batch per thread.
-//!   The batching thread gathers them into export batches and gives the emptied ones back for
-//!   reuse, so a thread's batches are recycled memory, not fresh pages;
-//! - every scheduled delay the batching thread takes the partial batches of every thread (of an
-//!   idle or exited thread too), so no span waits longer than the delay; a flush and the
-//!   shutdown take them first, from the thread that asks, so "every span ended before the
-//!   shutdown" holds without waiting on the batching thread; a span ending after the shutdown
-//!   is dropped (counted);
-//! - every queued span is accounted for exactly once, as exported or dropped, even when a
-//!   shutdown gives up on an export that is still running (the spans it could not wait for are
-//!   written off as dropped then, and not counted again if the export finishes later);
+//! - `on_end` pushes the span onto its thread's own ring (`rtrb`, a wait-free single-producer
+//!   queue: two plain stores), so ending a span takes no lock, no shared counter and no system
+//!   call (`docs/span-path.md`, 2.2; a per-thread lock cost 14.5% of the caller's time). Every
+//!   64 spans a thread adds them to one shared count, and the chunk that makes the count reach
+//!   an export batch wakes the batching thread: one wake-up per batch, whichever threads ended
+//!   its spans;
+//! - the batching thread empties every thread's ring when woken, every scheduled delay (so
+//!   the spans of an idle or exited thread wait no longer than the delay), and on a flush or
+//!   the shutdown; it takes them into a queue of at most `max_queue_size` spans (not yet
+//!   exported), dropping (and counting) what does not fit;
+//! - a span whose thread's ring is full (two export batches: the batching thread is behind)
+//!   goes into the queue through a shared overflow list, under a lock taken only then, if the
+//!   queue has room; else it is dropped (counted). The application thread never blocks, and
+//!   memory stays bounded by the queue and one ring per thread;
+//! - every span is accounted for exactly once, as exported or dropped, even when a shutdown
+//!   gives up on an export that is still running (the spans it could not wait for, and those
+//!   still in the rings, are written off as dropped then, and not counted again if the export
+//!   finishes later);
 //! - the batching thread sends a batch when it is full or the delay has passed, then waits at
 //!   most the export timeout for the export thread's answer; an export still running then is
 //!   abandoned (its spans counted as dropped), and while it runs, at most one more batch waits
 //!   behind it: the rest is dropped and counted instead of piling up;
-//! - flush and shutdown drain the queue and are bounded by the caller's timeout.
+//! - flush and shutdown drain the rings and the queue and are bounded by the caller's timeout.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
@@ -41,6 +42,7 @@ use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
+use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use crate::diagnostics::COUNTERS;
 
@@ -79,12 +81,12 @@ impl Default for BatchSettings {
     }
 }
 
-/// The spans a thread hands over at a time, at most (see [`Shared::chunk`]).
+/// The spans a thread ends between two signals to the batching thread, at most.
 const CHUNK: usize = 64;
 
 /// A request to the batching thread.
 enum Control {
-    /// A batch's worth of spans is ready.
+    /// A batch's worth of spans is waiting in the threads' rings.
     Wake,
     Flush(Sender<OTelSdkResult>),
     Shutdown(Sender<OTelSdkResult>),
@@ -109,170 +111,132 @@ pub(crate) struct BatchProcessor {
 /// What the processor, the threads that end spans and the batching thread share.
 #[derive(Debug)]
 struct Shared {
-    /// Tells this processor's buffers from another's in a thread's list.
+    /// Tells this processor's rings from another's in a thread's list.
     id: u64,
     /// Spans per export at most (`max_export_batch_size`).
     batch_size: usize,
-    /// The spans a thread's open batch holds before it is handed over: a chunk of an export
-    /// batch, small enough (64 spans, 22 KiB) to come from the allocator's reused memory, not
-    /// from fresh pages the kernel must zero (a 512-span batch is 180 KiB, over glibc's mmap
-    /// threshold: handing those over cost the caller a page fault every few spans).
+    /// The spans one thread's ring holds: two export batches (at most the queue). A span
+    /// ending while its thread's ring is full goes to [`Shared::overflow`].
+    /// Spans that found their thread's ring full (the batching thread is behind), admitted to
+    /// the queue one by one while it has room; beyond it they are dropped (counted). Its lock
+    /// is only taken then.
+    overflow: Mutex<Vec<SpanData>>,
+    ring: usize,
+    /// The spans a thread ends between two signals (see [`BatchProcessor::signal`]).
     chunk: usize,
-    /// Emptied chunks the batching thread gives back, for threads to fill again.
-    spare: Mutex<Vec<Vec<SpanData>>>,
-    /// Chunks handed over and not yet taken by the batching thread.
-    ready: Mutex<Ready>,
-    /// Spans handed over and not yet exported or dropped at most (`max_queue_size`).
+    /// Spans signalled since the batching thread last emptied the rings.
+    signalled: AtomicUsize,
+    /// Spans taken from the rings and not yet exported or dropped at most (`max_queue_size`).
     capacity: u64,
-    /// Spans handed over and not yet exported or dropped.
+    /// Spans taken from the rings and not yet exported or dropped.
     unresolved: Unresolved,
-    /// Every thread's open batch, for the scheduled delay, a flush and the shutdown to take.
-    buffers: Mutex<Vec<Arc<Buffer>>>,
+    /// The reading end of every thread's ring.
+    rings: Mutex<Vec<Consumer<SpanData>>>,
 }
 
-/// One thread's open batch of one processor. Its lock is only ever contended when the batching
-/// thread takes a partial batch (once per scheduled delay), never by another span.
-#[derive(Debug)]
-struct Buffer(Mutex<Open>);
-
-#[derive(Debug)]
-struct Open {
-    spans: Vec<SpanData>,
-    /// Set when the processor shut down: a span ending later is dropped (and counted).
-    closed: bool,
+/// One thread's ring of one processor: the writing end, which only this thread uses.
+struct Lane {
+    id: u64,
+    ring: Producer<SpanData>,
+    /// Spans pushed since this thread last signalled.
+    unsignalled: usize,
 }
-
-/// A thread's open batch refused a span: its processor has shut down.
-struct Closed;
 
 thread_local! {
-    /// This thread's open batches, one per live processor, keyed by [`Shared::id`].
-    static BUFFERS: RefCell<Vec<(u64, Arc<Buffer>)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's rings, one per live processor.
+    static LANES: RefCell<Vec<Lane>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Threads' chunks handed over, waiting for the batching thread.
-#[derive(Debug, Default)]
-struct Ready {
-    chunks: Vec<Vec<SpanData>>,
-    spans: usize,
-}
-
-impl Drop for Shared {
-    /// Chunks handed over after the batching thread stopped are counted as dropped: no span is
-    /// lost without a count.
-    fn drop(&mut self) {
-        let ready = self.take_ready();
-        let lost = ready.iter().map(|chunk| chunk.len() as u64).sum();
-        let lost = self.unresolved.resolve(lost);
-        COUNTERS.dropped.fetch_add(lost, Ordering::Relaxed);
-    }
+/// What became of a span handed to its thread's ring.
+enum Pushed {
+    /// In the ring; `true` when the thread owes the batching thread a signal.
+    Queued(bool),
+    /// The ring was full: the span is handed back (boxed: the slow path).
+    Full(Box<SpanData>),
 }
 
 impl Shared {
-    /// Runs `push` on this thread's open batch of this processor (registering one on first
-    /// use); `None` while the thread is being torn down.
-    fn with_buffer<R>(&self, push: impl FnOnce(&mut Open) -> R) -> Option<R> {
-        BUFFERS
-            .try_with(|buffers| {
-                let mut buffers = buffers.try_borrow_mut().ok()?;
-                let index = match buffers.iter().position(|(id, _)| *id == self.id) {
+    /// Pushes `span` onto this thread's ring of this processor (made on first use). A push is
+    /// a store to the ring and to its tail index: no lock, no shared counter, no system call.
+    /// `None` while the thread is being torn down (the span is handed back in `span`).
+    fn push(&self, span: &mut Option<SpanData>) -> Option<Pushed> {
+        LANES
+            .try_with(|lanes| {
+                let mut lanes = lanes.try_borrow_mut().ok()?;
+                let index = match lanes.iter().position(|lane| lane.id == self.id) {
                     Some(index) => index,
                     None => {
-                        // Buffers of processors shut down since are of no further use.
-                        buffers.retain(|(_, buffer)| !lock(&buffer.0).closed);
-                        let buffer = Arc::new(Buffer(Mutex::new(Open {
-                            spans: self.spare_chunk(),
-                            closed: false,
-                        })));
-                        lock(&self.buffers).push(Arc::clone(&buffer));
-                        buffers.push((self.id, buffer));
-                        buffers.len() - 1
+                        // Rings of processors gone since are of no further use.
+                        lanes.retain(|lane| !lane.ring.is_abandoned());
+                        let (ring, reader) = RingBuffer::new(self.ring);
+                        lock(&self.rings).push(reader);
+                        lanes.push(Lane {
+                            id: self.id,
+                            ring,
+                            unsignalled: 0,
+                        });
+                        lanes.len() - 1
                     }
                 };
-                let pushed = push(&mut lock(&buffers[index].1 .0));
-                Some(pushed)
+                let lane = &mut lanes[index];
+                let span = span.take()?;
+                Some(match lane.ring.push(span) {
+                    Ok(()) => {
+                        lane.unsignalled += 1;
+                        let signal = lane.unsignalled >= self.chunk;
+                        if signal {
+                            lane.unsignalled = 0;
+                        }
+                        Pushed::Queued(signal)
+                    }
+                    Err(PushError::Full(span)) => Pushed::Full(Box::new(span)),
+                })
             })
             .ok()
             .flatten()
     }
 
-    /// Takes every thread's partial batch (and with `close`, refuses every later span).
-    /// Buffers of threads that have exited are forgotten once emptied.
-    fn take_partial(&self, close: bool) -> Vec<Vec<SpanData>> {
-        let mut taken = Vec::new();
-        lock(&self.buffers).retain(|buffer| {
-            let mut open = lock(&buffer.0);
-            if !open.spans.is_empty() {
-                // The thread's next span grows a new chunk (or none follows: an idle thread).
-                taken.push(std::mem::take(&mut open.spans));
+    /// Moves every span waiting in the threads' rings into `out`; forgets the rings of threads
+    /// that have exited once they are empty. Returns how many it moved. (The overflow's spans
+    /// are taken apart: they are in the queue already.)
+    fn take_rings(&self, out: &mut Vec<SpanData>) -> usize {
+        let before = out.len();
+        let mut rings = lock(&self.rings);
+        self.signalled.store(0, Ordering::Relaxed);
+        rings.retain_mut(|ring| {
+            // Abandoned first: a thread that exits after this loop pushed its last spans
+            // before, and the ring is kept until a later call has emptied it.
+            let abandoned = ring.is_abandoned();
+            while let Ok(span) = ring.pop() {
+                out.push(span);
             }
-            open.closed |= close;
-            // Only this list still holds the buffer of a thread that has exited.
-            !close && Arc::strong_count(buffer) > 1
+            !abandoned
         });
-        taken
+        out.len() - before
     }
 
-    /// An empty chunk: a spare one, else a new one.
-    fn spare_chunk(&self) -> Vec<SpanData> {
-        lock(&self.spare)
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.chunk))
-    }
-
-    /// Keeps an emptied chunk for reuse (up to a queue's worth of them).
-    fn give_back(&self, chunk: Vec<SpanData>) {
-        if chunk.capacity() == self.chunk {
-            let mut spare = lock(&self.spare);
-            if spare.len() * self.chunk < self.capacity as usize {
-                spare.push(chunk);
-            }
-        }
-    }
-
-    /// Counts `spans` as queued if the queue has room for them, else as dropped: one atomic
-    /// operation per chunk, not per span.
-    fn admit(&self, spans: Vec<SpanData>) -> Option<Vec<SpanData>> {
-        let count = spans.len() as u64;
-        let admitted = self
+    /// Takes `count` spans off the rings into the queue if it has room for them, else as many
+    /// as fit: one atomic operation per call, not per span. The rest are counted as dropped.
+    /// Returns how many were taken.
+    fn admit(&self, count: usize) -> usize {
+        let count = count as u64;
+        let mut admitted = 0;
+        let _ = self
             .unresolved
             .0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                (held + count <= self.capacity).then_some(held + count)
-            })
-            .is_ok();
-        if admitted {
-            COUNTERS.queued.fetch_add(count, Ordering::Relaxed);
-            Some(spans)
-        } else {
-            COUNTERS.dropped.fetch_add(count, Ordering::Relaxed);
+                admitted = count.min(self.capacity.saturating_sub(held));
+                Some(held + admitted)
+            });
+        COUNTERS.queued.fetch_add(admitted, Ordering::Relaxed);
+        let refused = count - admitted;
+        if refused > 0 {
+            COUNTERS.dropped.fetch_add(refused, Ordering::Relaxed);
             COUNTERS
                 .dropped_queue_full
-                .fetch_add(count, Ordering::Relaxed);
-            None
+                .fetch_add(refused, Ordering::Relaxed);
         }
-    }
-
-    /// Hands a chunk to the batching thread if the queue has room for it; whether a batch's
-    /// worth is ready now, so that the batching thread needs waking. Only that chunk wakes it:
-    /// one wake-up per export batch, not per chunk (a wake-up per 64 spans cost the caller 6%
-    /// of its time in the kernel's `try_to_wake_up`).
-    fn hand_over(&self, spans: Vec<SpanData>) -> bool {
-        let Some(spans) = self.admit(spans) else {
-            return false;
-        };
-        let mut ready = lock(&self.ready);
-        let before = ready.spans;
-        ready.spans += spans.len();
-        ready.chunks.push(spans);
-        before < self.batch_size && ready.spans >= self.batch_size
-    }
-
-    /// The chunks handed over since the last call.
-    fn take_ready(&self) -> Vec<Vec<SpanData>> {
-        let mut ready = lock(&self.ready);
-        ready.spans = 0;
-        std::mem::take(&mut ready.chunks)
+        admitted as usize
     }
 }
 
@@ -290,21 +254,21 @@ impl BatchProcessor {
         name: &'static str,
     ) -> std::io::Result<Self> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        let batch_size = settings
-            .max_export_batch_size
-            .clamp(1, settings.max_queue_size.max(1));
+        let queue = settings.max_queue_size.max(1);
+        let batch_size = settings.max_export_batch_size.clamp(1, queue);
         let (control, requests) = mpsc::channel();
         // Capacity 1: one batch may wait behind a running export, no more.
         let (jobs, work) = mpsc::sync_channel(1);
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             batch_size,
+            ring: (2 * batch_size).min(queue),
             chunk: batch_size.min(CHUNK),
-            spare: Mutex::new(Vec::new()),
-            ready: Mutex::new(Ready::default()),
-            capacity: settings.max_queue_size as u64,
+            signalled: AtomicUsize::new(0),
+            capacity: queue as u64,
             unresolved: Unresolved::default(),
-            buffers: Mutex::new(Vec::new()),
+            rings: Mutex::new(Vec::new()),
+            overflow: Mutex::new(Vec::new()),
         });
         thread::Builder::new()
             .name("maestro-trace-export".to_owned())
@@ -327,20 +291,30 @@ impl BatchProcessor {
         })
     }
 
-    /// Hands `spans` to the batching thread, if the queue has room for them.
-    fn hand_over(&self, spans: Vec<SpanData>) {
-        if self.shared.hand_over(spans) {
-            // A closed channel: the batching thread is gone, and the dropped `Shared` counts
-            // what it left.
+    /// A thread ended another chunk of spans: wakes the batching thread when that makes a
+    /// batch's worth, once (one atomic operation per chunk, one wake-up per batch).
+    fn signal(&self) {
+        let shared = &self.shared;
+        let before = shared.signalled.fetch_add(shared.chunk, Ordering::Relaxed);
+        if before < shared.batch_size && before + shared.chunk >= shared.batch_size {
+            // A closed channel: the batching thread is gone, nothing to wake.
             let _ = self.control.send(Control::Wake);
         }
     }
 
-    /// Hands every thread's partial batch to the batching thread, ahead of a request (which
-    /// wakes it).
-    fn hand_over_partial(&self, close: bool) {
-        for spans in self.shared.take_partial(close) {
-            self.shared.hand_over(spans);
+    /// Queues a span its thread's ring had no room for, if the queue has room (else it is
+    /// dropped, counted), and wakes the batching thread for the first of them.
+    fn overflow(&self, span: SpanData) {
+        if self.shared.admit(1) == 0 {
+            return;
+        }
+        let first = {
+            let mut overflow = lock(&self.shared.overflow);
+            overflow.push(span);
+            overflow.len() == 1
+        };
+        if first {
+            let _ = self.control.send(Control::Wake);
         }
     }
 
@@ -376,30 +350,21 @@ impl SpanProcessor for BatchProcessor {
             COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let chunk = self.shared.chunk;
         let mut span = Some(span);
-        let pushed = self.shared.with_buffer(|open| {
-            if open.closed {
-                return Err(Closed);
+        match self.shared.push(&mut span) {
+            Some(Pushed::Queued(false)) => {}
+            Some(Pushed::Queued(true)) => self.signal(),
+            Some(Pushed::Full(span)) => self.overflow(*span),
+            // The thread is being torn down: no ring to push to.
+            None => {
+                if let Some(span) = span {
+                    self.overflow(span);
+                }
             }
-            open.spans.extend(span.take());
-            Ok((open.spans.len() >= chunk)
-                .then(|| std::mem::replace(&mut open.spans, self.shared.spare_chunk())))
-        });
-        match (pushed, span) {
-            (Some(Ok(Some(full))), _) => self.hand_over(full),
-            (Some(Ok(None)), _) | (None, None) => {}
-            // The processor shut down since the check above.
-            (Some(Err(Closed)), _) => {
-                COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            // The thread is being torn down: no buffer, a batch of one.
-            (None, Some(span)) => self.hand_over(vec![span]),
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.hand_over_partial(false);
         self.request(Control::Flush, Duration::from_secs(30))
     }
 
@@ -407,7 +372,6 @@ impl SpanProcessor for BatchProcessor {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        self.hand_over_partial(true);
         let result = self.request(Control::Shutdown, timeout);
         if result.is_err() {
             // Whatever is still queued or being exported will not be waited for: count it as
@@ -415,21 +379,21 @@ impl SpanProcessor for BatchProcessor {
             let written_off = self.shared.unresolved.0.swap(0, Ordering::AcqRel);
             COUNTERS.dropped.fetch_add(written_off, Ordering::Relaxed);
         }
+        // Spans the batching thread could not take in time, or that ended while it shut down,
+        // are dropped, counted (queued: they had ended before the shutdown).
+        let mut left = Vec::new();
+        let in_rings = self.shared.take_rings(&mut left) as u64;
+        COUNTERS.queued.fetch_add(in_rings, Ordering::Relaxed);
+        let overflowed = std::mem::take(&mut *lock(&self.shared.overflow));
+        let overflowed = self.shared.unresolved.resolve(overflowed.len() as u64);
+        COUNTERS
+            .dropped
+            .fetch_add(in_rings + overflowed, Ordering::Relaxed);
         result
     }
 
     fn set_resource(&mut self, resource: &Resource) {
         let _ = self.control.send(Control::Resource(resource.clone()));
-    }
-}
-
-impl Drop for BatchProcessor {
-    /// Dropped without a shutdown (the provider always shuts it down first): the spans still in
-    /// threads' batches go to the batching thread, which exports them and stops.
-    fn drop(&mut self) {
-        if !self.shut_down.load(Ordering::Acquire) {
-            self.hand_over_partial(true);
-        }
     }
 }
 
@@ -446,26 +410,30 @@ struct Batcher {
 
 impl Batcher {
     fn run(self) {
-        // Spans of partial batches, sent when a batch's worth is together or the delay passed.
+        // Spans taken from the rings, sent when a batch's worth is together or the delay passed.
         let mut pending: Vec<SpanData> = Vec::new();
+        // The rings' spans on their way to `pending` (kept, so its memory is reused).
+        let mut taken: Vec<SpanData> = Vec::new();
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.requests.recv_timeout(wait) {
                 Ok(Control::Wake) => {
-                    self.add_ready(&mut pending);
-                    // Batches may keep coming: the delay still sends the partial ones.
+                    self.collect(&mut taken, &mut pending);
+                    // Wake-ups may keep coming: the delay still sends the partial batch.
                     if Instant::now() >= deadline {
-                        deadline = self.send_partial(&mut pending);
+                        deadline = self.send_partial(&mut taken, &mut pending);
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => deadline = self.send_partial(&mut pending),
+                Err(RecvTimeoutError::Timeout) => {
+                    deadline = self.send_partial(&mut taken, &mut pending);
+                }
                 Ok(Control::Flush(reply)) => {
-                    self.add_ready(&mut pending);
+                    self.collect(&mut taken, &mut pending);
                     let _ = reply.send(self.drain(&mut pending));
                 }
                 Ok(Control::Shutdown(reply)) => {
-                    self.add_ready(&mut pending);
+                    self.collect(&mut taken, &mut pending);
                     let drained = self.drain(&mut pending);
                     let (done, answer) = mpsc::channel();
                     let job = Job::Shutdown(self.settings.export_timeout, done);
@@ -484,7 +452,6 @@ impl Batcher {
                             .unwrap_or(Err(OTelSdkError::Timeout(self.settings.export_timeout)))
                     });
                     let _ = reply.send(drained.and(closed));
-                    // Chunks handed over after this are counted when `Shared` drops.
                     return;
                 }
                 Ok(Control::Resource(resource)) => {
@@ -492,7 +459,7 @@ impl Batcher {
                 }
                 // The processor is gone without a shutdown: send what is left and stop.
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.add_ready(&mut pending);
+                    self.collect(&mut taken, &mut pending);
                     let _ = self.drain(&mut pending);
                     return;
                 }
@@ -500,33 +467,15 @@ impl Batcher {
         }
     }
 
-    /// The scheduled delay has passed: exports every thread's partial batch with the pending
-    /// spans, and returns the next deadline.
-    fn send_partial(&self, pending: &mut Vec<SpanData>) -> Instant {
-        self.add_ready(pending);
-        for spans in self.shared.take_partial(false) {
-            if let Some(spans) = self.shared.admit(spans) {
-                self.add(spans, pending);
-            }
-        }
-        if !pending.is_empty() {
-            let _ = self.export(std::mem::take(pending));
-        }
-        Instant::now() + self.settings.scheduled_delay
-    }
-
-    /// Adds every chunk handed over so far.
-    fn add_ready(&self, pending: &mut Vec<SpanData>) {
-        for chunk in self.shared.take_ready() {
-            self.add(chunk, pending);
-        }
-    }
-
-    /// Moves a chunk's spans to the pending ones, exporting each batch's worth, and gives the
-    /// emptied chunk back for reuse.
-    fn add(&self, mut chunk: Vec<SpanData>, pending: &mut Vec<SpanData>) {
+    /// Takes every thread's waiting spans into the queue (as far as it has room), exporting
+    /// each batch's worth.
+    fn collect(&self, taken: &mut Vec<SpanData>, pending: &mut Vec<SpanData>) {
+        let count = self.shared.take_rings(taken);
+        let admitted = self.shared.admit(count);
+        taken.truncate(admitted);
+        taken.append(&mut lock(&self.shared.overflow));
         let batch_size = self.shared.batch_size;
-        for span in chunk.drain(..) {
+        for span in taken.drain(..) {
             if pending.capacity() == 0 {
                 pending.reserve_exact(batch_size);
             }
@@ -535,7 +484,16 @@ impl Batcher {
                 let _ = self.export(std::mem::take(pending));
             }
         }
-        self.shared.give_back(chunk);
+    }
+
+    /// The scheduled delay has passed: exports every span waiting, and returns the next
+    /// deadline.
+    fn send_partial(&self, taken: &mut Vec<SpanData>, pending: &mut Vec<SpanData>) -> Instant {
+        self.collect(taken, pending);
+        if !pending.is_empty() {
+            let _ = self.export(std::mem::take(pending));
+        }
+        Instant::now() + self.settings.scheduled_delay
     }
 
     /// Exports the pending spans, in batches. After a failed export the rest is dropped (and

@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostics {
-    /// Spans that ended and were queued for export.
+    /// Spans that ended and were queued for export. A span is counted when the batching thread
+    /// takes it from its thread's ring: within a batch's worth of spans or the scheduled delay
+    /// after it ended, and at the latest by the shutdown.
     pub spans_queued: u64,
     /// Spans the exporter accepted.
     pub spans_exported: u64,

@@ -160,3 +160,63 @@ fn a_shutdown_delivers_the_spans_of_running_and_exited_threads() {
     still_running.join().expect("running worker");
     assert_eq!(exporter.exported(), 13);
 }
+
+/// Holds every export until the gate opens.
+#[derive(Clone, Debug, Default)]
+struct Gated {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    inner: Recording,
+}
+
+impl Gated {
+    fn open(&self) {
+        let (open, opened) = &*self.open;
+        *open.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        opened.notify_all();
+    }
+
+    fn wait_open(&self) {
+        let (open, opened) = &*self.open;
+        let mut is_open = open.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*is_open {
+            is_open = opened.wait(is_open).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl SpanExporter for Gated {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.wait_open();
+        self.inner.export(batch).await
+    }
+}
+
+#[test]
+fn spans_past_a_full_ring_wait_in_the_queue_while_the_export_is_held_up() {
+    let _serial = serial();
+    let before = maestro_trace::diagnostics();
+    let exporter = Gated::default();
+    let guard = maestro_trace::init(
+        TracingConfig::default()
+            .service_name("batching-test")
+            .batch_size(10)
+            .batch_queue_size(1000)
+            .span_exporter(exporter.clone()),
+    )
+    .expect("init");
+    // A thread's ring holds two batches (20 spans), and the first export blocks the batching
+    // thread: 10 are in that export, and the rest find the ring full and wait in the queue.
+    for i in 0..300 {
+        span!("held_up", item = i).in_scope(|| ());
+    }
+    exporter.open();
+    guard.shutdown().expect("shutdown");
+    let after = maestro_trace::diagnostics();
+    assert_eq!(
+        exporter.inner.exported(),
+        300,
+        "no span is lost behind the held-up export"
+    );
+    assert_eq!(after.spans_dropped, before.spans_dropped);
+    assert_eq!(after.spans_queued - before.spans_queued, 300);
+}
