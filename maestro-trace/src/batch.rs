@@ -14,7 +14,8 @@
 //!   the spans of an idle or exited thread wait no longer than the delay), and on a flush or
 //!   the shutdown; it takes them into a queue of at most `max_queue_size` spans (not yet
 //!   exported), dropping (and counting) what does not fit;
-//! - a span whose thread's ring is full (two export batches: the batching thread is behind)
+//! - a span whose thread's ring is full (an eighth of the queue, at least two export batches:
+//!   the batching thread is behind)
 //!   goes into the queue through a shared overflow list, under a lock taken only then, if the
 //!   queue has room; else it is dropped (counted). The application thread never blocks, and
 //!   memory stays bounded by the queue and one ring per thread;
@@ -84,6 +85,9 @@ impl Default for BatchSettings {
 /// The spans a thread ends between two signals to the batching thread, at most.
 const CHUNK: usize = 64;
 
+/// The spans one thread's ring holds at most (8192: 2.8 MiB of `SpanData`).
+const RING_MAX: usize = 8192;
+
 /// A request to the batching thread.
 enum Control {
     /// A batch's worth of spans is waiting in the threads' rings.
@@ -115,8 +119,9 @@ struct Shared {
     id: u64,
     /// Spans per export at most (`max_export_batch_size`).
     batch_size: usize,
-    /// The spans one thread's ring holds: two export batches (at most the queue). A span
-    /// ending while its thread's ring is full goes to [`Shared::overflow`].
+    /// The spans one thread's ring holds: an eighth of the queue, at least two export batches,
+    /// at most [`RING_MAX`] and the queue (1024 with the default settings). A span ending while
+    /// its thread's ring is full goes to [`Shared::overflow`].
     /// Spans that found their thread's ring full (the batching thread is behind), admitted to
     /// the queue one by one while it has room; beyond it they are dropped (counted). Its lock
     /// is only taken then.
@@ -151,8 +156,8 @@ thread_local! {
 enum Pushed {
     /// In the ring; `true` when the thread owes the batching thread a signal.
     Queued(bool),
-    /// The ring was full: the span is handed back (boxed: the slow path).
-    Full(Box<SpanData>),
+    /// The ring was full: the span is handed back in the caller's slot.
+    Full,
 }
 
 impl Shared {
@@ -179,8 +184,8 @@ impl Shared {
                     }
                 };
                 let lane = &mut lanes[index];
-                let span = span.take()?;
-                Some(match lane.ring.push(span) {
+                let taken = span.take()?;
+                Some(match lane.ring.push(taken) {
                     Ok(()) => {
                         lane.unsignalled += 1;
                         let signal = lane.unsignalled >= self.chunk;
@@ -189,7 +194,10 @@ impl Shared {
                         }
                         Pushed::Queued(signal)
                     }
-                    Err(PushError::Full(span)) => Pushed::Full(Box::new(span)),
+                    Err(PushError::Full(returned)) => {
+                        *span = Some(returned);
+                        Pushed::Full
+                    }
                 })
             })
             .ok()
@@ -262,7 +270,7 @@ impl BatchProcessor {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             batch_size,
-            ring: (2 * batch_size).min(queue),
+            ring: (queue / 8).clamp(2 * batch_size, RING_MAX).min(queue),
             chunk: batch_size.min(CHUNK),
             signalled: AtomicUsize::new(0),
             capacity: queue as u64,
@@ -354,9 +362,8 @@ impl SpanProcessor for BatchProcessor {
         match self.shared.push(&mut span) {
             Some(Pushed::Queued(false)) => {}
             Some(Pushed::Queued(true)) => self.signal(),
-            Some(Pushed::Full(span)) => self.overflow(*span),
-            // The thread is being torn down: no ring to push to.
-            None => {
+            // A full ring, or a thread being torn down (no ring to push to).
+            Some(Pushed::Full) | None => {
                 if let Some(span) = span {
                     self.overflow(span);
                 }

@@ -204,8 +204,9 @@ fn spans_past_a_full_ring_wait_in_the_queue_while_the_export_is_held_up() {
             .span_exporter(exporter.clone()),
     )
     .expect("init");
-    // A thread's ring holds two batches (20 spans), and the first export blocks the batching
-    // thread: 10 are in that export, and the rest find the ring full and wait in the queue.
+    // A thread's ring holds an eighth of the queue (125 spans), and the first export blocks
+    // the batching thread: 10 are in that export, the ring fills, and the rest wait in the
+    // queue.
     for i in 0..300 {
         span!("held_up", item = i).in_scope(|| ());
     }
