@@ -185,36 +185,24 @@ impl Sink {
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
         attributes.truncate(max_attributes);
-        let links = links.map_or_else(SpanLinks::default, |mut links| {
-            let dropped_count = links
-                .len()
-                .saturating_sub(limits.max_links_per_span as usize);
-            links.truncate(limits.max_links_per_span as usize);
-            for link in &mut links {
-                let max = limits.max_attributes_per_link as usize;
-                link.dropped_attributes_count = link.attributes.len().saturating_sub(max) as u32;
-                link.attributes.truncate(max);
-            }
-            let mut span_links = SpanLinks::default();
-            span_links.links = links;
-            span_links.dropped_count = dropped_count as u32;
-            span_links
-        });
-        let events = events.map_or_else(SpanEvents::default, |mut events| {
-            let dropped_count = events
-                .len()
-                .saturating_sub(limits.max_events_per_span as usize);
-            events.truncate(limits.max_events_per_span as usize);
-            for event in &mut events {
-                let max = limits.max_attributes_per_event as usize;
-                event.dropped_attributes_count = event.attributes.len().saturating_sub(max) as u32;
-                event.attributes.truncate(max);
-            }
-            let mut span_events = SpanEvents::default();
-            span_events.events = events;
-            span_events.dropped_count = dropped_count as u32;
-            span_events
-        });
+        let mut span_links = SpanLinks::default();
+        if let Some(links) = links {
+            (span_links.links, span_links.dropped_count) = limited(
+                links,
+                limits.max_links_per_span,
+                limits.max_attributes_per_link,
+                |link| (&mut link.attributes, &mut link.dropped_attributes_count),
+            );
+        }
+        let mut span_events = SpanEvents::default();
+        if let Some(events) = events {
+            (span_events.events, span_events.dropped_count) = limited(
+                events,
+                limits.max_events_per_span,
+                limits.max_attributes_per_event,
+                |event| (&mut event.attributes, &mut event.dropped_attributes_count),
+            );
+        }
         let start_time = start_time.unwrap_or_else(clock::now);
         Data {
             parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
@@ -224,8 +212,8 @@ impl Sink {
             start_time,
             attributes,
             dropped_attributes_count,
-            events,
-            links,
+            events: span_events,
+            links: span_links,
             status: Status::Unset,
         }
     }
@@ -245,6 +233,24 @@ impl Sink {
             }
         }
     }
+}
+
+/// The first `max` of `items`, each with its first `max_attributes` attributes, and how many
+/// items were dropped; each item counts its own dropped attributes (the SDK's order and counts).
+fn limited<T>(
+    mut items: Vec<T>,
+    max: u32,
+    max_attributes: u32,
+    attributes: fn(&mut T) -> (&mut Vec<KeyValue>, &mut u32),
+) -> (Vec<T>, u32) {
+    let dropped = items.len().saturating_sub(max as usize) as u32;
+    items.truncate(max as usize);
+    for item in &mut items {
+        let (kept, dropped_attributes) = attributes(item);
+        *dropped_attributes = kept.len().saturating_sub(max_attributes as usize) as u32;
+        kept.truncate(max_attributes as usize);
+    }
+    (items, dropped)
 }
 
 /// A span [`Sink::build`] started.
