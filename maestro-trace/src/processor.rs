@@ -67,14 +67,8 @@ impl BaggageSpanProcessor {
 
 impl SpanProcessor for BaggageSpanProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
-        let baggage = cx.baggage();
-        if baggage.is_empty() {
-            return;
-        }
-        for key in &self.keys {
-            if let Some(value) = baggage.get(key) {
-                span.set_attribute(KeyValue::new(key.clone(), value.clone()));
-            }
+        for attribute in baggage_attributes(&self.keys, cx) {
+            span.set_attribute(attribute);
         }
     }
 
@@ -87,6 +81,21 @@ impl SpanProcessor for BaggageSpanProcessor {
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         Ok(())
     }
+}
+
+/// The entries of `cx`'s baggage named by `keys`, as span attributes, in the order of `keys`:
+/// what both our spans (`crate::recording`) and raw SDK spans (above) copy at their start.
+pub(crate) fn baggage_attributes<'a>(
+    keys: &'a [Key],
+    cx: &'a Context,
+) -> impl Iterator<Item = KeyValue> + 'a {
+    let baggage = cx.baggage();
+    let keys = if baggage.is_empty() { &[] } else { keys };
+    keys.iter().filter_map(move |key| {
+        baggage
+            .get(key)
+            .map(|value| KeyValue::new(key.clone(), value.clone()))
+    })
 }
 
 fn truncate_all(attributes: &mut [KeyValue], max_len: usize) {

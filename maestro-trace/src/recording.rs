@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::baggage::BaggageExt as _;
 use opentelemetry::trace::{
     Event, Link, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _,
     TraceFlags,
@@ -33,6 +32,7 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 
 use crate::clock;
+use crate::processor::baggage_attributes;
 
 /// Told of every recording span at its start (the test capture routes spans by it).
 pub(crate) trait OnStart: Send + Sync + fmt::Debug {
@@ -146,16 +146,8 @@ impl Sink {
             data: Some(self.data(builder, parent, kind, sampling.attributes)),
             sink: Arc::clone(self),
         };
-        if !self.baggage_keys.is_empty() {
-            let baggage = parent_cx.baggage();
-            for key in &self.baggage_keys {
-                if let Some(value) = baggage.get(key) {
-                    opentelemetry::trace::Span::set_attribute(
-                        &mut recording,
-                        KeyValue::new(key.clone(), value.clone()),
-                    );
-                }
-            }
+        for attribute in baggage_attributes(&self.baggage_keys, parent_cx) {
+            opentelemetry::trace::Span::set_attribute(&mut recording, attribute);
         }
         if let Some(hook) = &self.on_start {
             hook.on_start(&recording.span_context, parent_cx);
@@ -253,6 +245,24 @@ fn limited<T>(
     (items, dropped)
 }
 
+/// Adds the item `make` builds from `attributes` (cut to `max_attributes`, with how many were
+/// cut) to `items`, unless it holds `max` already: then it counts one more dropped item, as the
+/// SDK's span does for events and links.
+fn push_limited<T>(
+    (items, dropped): (&mut Vec<T>, &mut u32),
+    (max, max_attributes): (u32, u32),
+    mut attributes: Vec<KeyValue>,
+    make: impl FnOnce(Vec<KeyValue>, u32) -> T,
+) {
+    if items.len() < max as usize {
+        let cut = attributes.len().saturating_sub(max_attributes as usize) as u32;
+        attributes.truncate(max_attributes as usize);
+        items.push(make(attributes, cut));
+    } else {
+        *dropped += 1;
+    }
+}
+
 /// A span [`Sink::build`] started.
 #[derive(Debug)]
 pub(crate) enum Started {
@@ -346,22 +356,19 @@ impl opentelemetry::trace::Span for Recording {
         &mut self,
         name: T,
         timestamp: SystemTime,
-        mut attributes: Vec<KeyValue>,
+        attributes: Vec<KeyValue>,
     ) where
         T: Into<Cow<'static, str>>,
     {
         let limits = self.sink.limits;
         if let Some(data) = &mut self.data {
-            if data.events.events.len() < limits.max_events_per_span as usize {
-                let max = limits.max_attributes_per_event as usize;
-                let dropped = attributes.len().saturating_sub(max) as u32;
-                attributes.truncate(max);
-                data.events
-                    .events
-                    .push(Event::new(name, timestamp, attributes, dropped));
-            } else {
-                data.events.dropped_count += 1;
-            }
+            let events = &mut data.events;
+            push_limited(
+                (&mut events.events, &mut events.dropped_count),
+                (limits.max_events_per_span, limits.max_attributes_per_event),
+                attributes,
+                |attributes, dropped| Event::new(name, timestamp, attributes, dropped),
+            );
         }
     }
 
@@ -402,19 +409,16 @@ impl opentelemetry::trace::Span for Recording {
         }
     }
 
-    fn add_link(&mut self, span_context: SpanContext, mut attributes: Vec<KeyValue>) {
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         let limits = self.sink.limits;
         if let Some(data) = &mut self.data {
-            if data.links.links.len() < limits.max_links_per_span as usize {
-                let max = limits.max_attributes_per_link as usize;
-                let dropped = attributes.len().saturating_sub(max) as u32;
-                attributes.truncate(max);
-                data.links
-                    .links
-                    .push(Link::new(span_context, attributes, dropped));
-            } else {
-                data.links.dropped_count += 1;
-            }
+            let links = &mut data.links;
+            push_limited(
+                (&mut links.links, &mut links.dropped_count),
+                (limits.max_links_per_span, limits.max_attributes_per_link),
+                attributes,
+                |attributes, dropped| Link::new(span_context, attributes, dropped),
+            );
         }
     }
 

@@ -103,6 +103,48 @@ fn allocations_per_run(n: u64, f: impl Fn()) -> f64 {
     (thread_allocations() - before) as f64 / n as f64
 }
 
+/// The counters read before a measured loop, to take the loop's share of them after it.
+struct Meter {
+    faults: u64,
+    process_allocs: u64,
+    thread_allocs: u64,
+    cpu_ns: u64,
+    caller_ns: u64,
+    started: Instant,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            faults: minor_faults(),
+            process_allocs: PROCESS_ALLOCATIONS.load(Ordering::Relaxed),
+            thread_allocs: thread_allocations(),
+            cpu_ns: process_cpu_ns(),
+            caller_ns: caller_cpu_ns(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Right after the loop: the calling thread's CPU time and allocations since the start.
+    fn caller(&self) -> (u64, u64) {
+        (
+            caller_cpu_ns() - self.caller_ns,
+            thread_allocations() - self.thread_allocs,
+        )
+    }
+
+    /// Once the spans are exported: the whole process's CPU time, allocations and minor
+    /// faults, and the wall time, since the start.
+    fn process(&self) -> (u64, u64, u64, Duration) {
+        (
+            process_cpu_ns().saturating_sub(self.cpu_ns),
+            PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - self.process_allocs,
+            minor_faults().saturating_sub(self.faults),
+            self.started.elapsed(),
+        )
+    }
+}
+
 fn caller_cpu_ns() -> u64 {
     schedstat_ns(std::path::Path::new("/proc/thread-self/schedstat"))
 }
@@ -210,17 +252,11 @@ fn prototype(calls: u64) {
         }
         let converted_before = converted();
         let dropped_before = span_path::sink().dropped.load(Ordering::Relaxed);
-        let faults_before = minor_faults();
-        let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
-        let thread_before = thread_allocations();
-        let cpu_before = process_cpu_ns();
-        let caller_before = caller_cpu_ns();
-        let started = Instant::now();
+        let meter = Meter::start();
         for i in 0..calls {
             black_box(call(black_box(i)));
         }
-        let caller_ns = caller_cpu_ns() - caller_before;
-        let thread_allocs = thread_allocations() - thread_before;
+        let (caller_ns, thread_allocs) = meter.caller();
         let spans = calls * spans_per_call(variant);
         let deadline = Instant::now() + Duration::from_secs(30);
         let dropped = || span_path::sink().dropped.load(Ordering::Relaxed) - dropped_before;
@@ -231,9 +267,7 @@ fn prototype(calls: u64) {
         }
         let exported = converted() - converted_before;
         let dropped = dropped();
-        let total_ns = process_cpu_ns().saturating_sub(cpu_before);
-        let process_allocs = PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - process_before;
-        let faults = minor_faults().saturating_sub(faults_before);
+        let (total_ns, process_allocs, faults, wall) = meter.process();
         println!(
             "{{\"row\":\"prototype\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
              \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
@@ -244,7 +278,7 @@ fn prototype(calls: u64) {
             caller_ns as f64 / spans as f64,
             total_ns as f64 / spans as f64,
             faults as f64 * 1000.0 / spans as f64,
-            started.elapsed().as_millis(),
+            wall.as_millis(),
         );
     }
 }
@@ -294,28 +328,24 @@ fn main() {
                 Duration::from_secs(10),
             );
 
-            let faults_before = minor_faults();
-            let process_before = PROCESS_ALLOCATIONS.load(Ordering::Relaxed);
-            let thread_before = thread_allocations();
-            let cpu_before = process_cpu_ns();
-            let caller_before = caller_cpu_ns();
-            let started = Instant::now();
+            let dropped_before = maestro_trace::diagnostics().spans_dropped;
+            let meter = Meter::start();
             run(&installed, &rt, variant, calls);
-            let caller_ns = caller_cpu_ns() - caller_before;
-            let thread_allocs = thread_allocations() - thread_before;
+            let (caller_ns, thread_allocs) = meter.caller();
             let spans = calls * spans_per_call(variant);
             let exported = if setup.exports() {
                 wait_exported(&installed, warm_spans + spans, Duration::from_secs(30)) - warm_spans
             } else {
                 0
             };
-            let total_ns = process_cpu_ns().saturating_sub(cpu_before);
-            let wall = started.elapsed();
-            let process_allocs = PROCESS_ALLOCATIONS.load(Ordering::Relaxed) - process_before;
+            let (total_ns, process_allocs, faults, wall) = meter.process();
+            // What maestro-trace's pipeline counted as dropped (0 for rows on other pipelines),
+            // so that a row short of its spans says whether they were dropped or are late.
+            let maestro_dropped = maestro_trace::diagnostics().spans_dropped - dropped_before;
             println!(
                 "{{\"row\":\"{}\",\"variant\":\"{variant}\",\"calls\":{calls},\"spans\":{spans},\
                  \"caller_allocs_per_call\":{:.2},\"process_allocs_per_call\":{:.2},\
-                 \"exported\":{exported},\"caller_cpu_ns_per_span\":{:.1},\
+                 \"exported\":{exported},\"maestro_dropped\":{maestro_dropped},\"caller_cpu_ns_per_span\":{:.1},\
                  \"total_cpu_ns_per_span\":{:.1},\"minor_faults_per_1000_spans\":{:.2},\
                  \"wall_ms\":{}}}",
                 setup.name(),
@@ -327,7 +357,7 @@ fn main() {
                 } else {
                     0.0
                 },
-                minor_faults().saturating_sub(faults_before) as f64 * 1000.0 / spans as f64,
+                faults as f64 * 1000.0 / spans as f64,
                 wall.as_millis(),
             );
             drop(installed);
