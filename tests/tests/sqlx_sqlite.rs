@@ -244,9 +244,18 @@ async fn transactions_show_begin_statements_and_commit_or_rollback() {
     for select in &selects {
         assert_eq!(select.attr_i64("db.response.returned_rows"), Some(1));
     }
-    // The pooled connection's wait is its own span, beside the statements it then runs.
-    let acquire = capture.span("acquire_connection");
-    assert!(acquire.is_child_of(&parent));
+    // The wait for a transaction's connection is its own span inside `BEGIN`; the pooled
+    // connection's wait is its own span, beside the statements it then runs.
+    let begins = capture.spans_named("BEGIN");
+    let acquires = capture.spans_named("acquire_connection");
+    assert_eq!(acquires.len(), 3, "{:?}", capture.names());
+    for (acquire, begin) in acquires.iter().zip(&begins) {
+        assert!(acquire.is_child_of(begin));
+        assert_eq!(acquire.kind(), SpanKind::Internal);
+        assert!(acquire.data().start_time >= begin.data().start_time);
+        assert!(acquire.data().end_time <= begin.data().end_time);
+    }
+    assert!(acquires[2].is_child_of(&parent));
     assert!(capture.span("DELETE models").is_child_of(&parent));
     // The rollback took effect: the name is unchanged.
     let name: String = sqlx::query_scalar("SELECT name FROM models")

@@ -33,8 +33,8 @@
 //! assert_eq!(select.attr_str("db.query.text").as_deref(), Some("SELECT accuracy FROM models WHERE id = $1"));
 //! assert_eq!(select.attr_i64("db.response.returned_rows"), Some(1));
 //! assert_eq!(capture.names(), [
-//!     "save_to_database", "CREATE models", "acquire_connection", "BEGIN", "INSERT models",
-//!     "COMMIT", "SELECT models", "acquire_connection",
+//!     "save_to_database", "CREATE models", "acquire_connection", "BEGIN", "acquire_connection",
+//!     "INSERT models", "COMMIT", "SELECT models", "acquire_connection",
 //! ]);
 //! # Ok(()) }
 //! ```
@@ -60,8 +60,9 @@
 //! Through the pool, the wait for a connection is a child span `acquire_connection` of the
 //! statement's span, whatever runs it: `execute`, `fetch_all`, `fetch_one`, `fetch_optional`, and
 //! row streams (`fetch`, and `fetch_all` of `query_as(..)` / `query_scalar(..)`, which collect
-//! one). `begin()` starts a `BEGIN` span (the wait included: sqlx begins a pooled transaction in
-//! one call), `commit()` and `rollback()` are `COMMIT` / `ROLLBACK` spans.
+//! one). `begin()` is a `BEGIN` span, with the wait for the transaction's connection an
+//! `acquire_connection` span inside it; `commit()` and `rollback()` are `COMMIT` / `ROLLBACK`
+//! spans.
 //!
 //! With tracing off, or under a parent the sampler drops, the query is handed to sqlx as it is:
 //! nothing is allocated and the statement is not looked at. Long statements are cut by the

@@ -46,14 +46,21 @@ pub struct TracedTransaction<'c, DB: Database> {
 }
 
 impl<DB: DatabaseSystem> TracedPool<DB> {
-    /// Starts a transaction on a connection from the pool, in a `BEGIN` span (which includes the
-    /// wait for the connection).
+    /// Starts a transaction on a connection from the pool, in a `BEGIN` span; the wait for the
+    /// connection is an `acquire_connection` span inside it.
     pub async fn begin(&self) -> Result<TracedTransaction<'static, DB>, Error> {
         let tx = match Parent::current() {
             None => self.pool.begin().await?,
             Some(parent) => {
                 let cx = self.endpoint.start_operation(parent, "BEGIN");
-                InClientSpan::new(self.pool.begin(), cx, record_done).await?
+                // What `Pool::begin` does, in two steps so that the wait shows on its own.
+                // `Transaction::begin` is public but hidden from sqlx's docs: its driver crates
+                // call it through `impl_acquire!`, so it moves only with sqlx's own releases.
+                let begin = async {
+                    let conn = acquire(&self.pool).await?;
+                    Transaction::begin(conn, None).await
+                };
+                InClientSpan::new(begin, cx, record_done).await?
             }
         };
         Ok(TracedTransaction {
