@@ -39,13 +39,15 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use opentelemetry::Context;
+use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use crate::diagnostics::COUNTERS;
+use crate::finished::FinishedSpan;
+use crate::processor::truncate_span;
 
 /// Batch export settings: how many spans wait, for how long, and how long one export may take.
 ///
@@ -85,8 +87,16 @@ impl Default for BatchSettings {
 /// The spans a thread ends between two signals to the batching thread, at most.
 const CHUNK: usize = 64;
 
-/// The spans one thread's ring holds at most (8192: 2.8 MiB of `SpanData`).
+/// The spans one thread's ring holds at most (8192: 1 MiB).
 const RING_MAX: usize = 8192;
+
+/// A span on its way to the batching thread: one of ours as it was recorded (its `SpanData` is
+/// made there), or one of the raw SDK's (boxed: a ring slot is the size of ours).
+#[derive(Debug)]
+enum Queued {
+    Ours(FinishedSpan),
+    Sdk(Box<SpanData>),
+}
 
 /// A request to the batching thread.
 enum Control {
@@ -125,7 +135,7 @@ struct Shared {
     /// Spans that found their thread's ring full (the batching thread is behind), admitted to
     /// the queue one by one while it has room; beyond it they are dropped (counted). Its lock
     /// is only taken then.
-    overflow: Mutex<Vec<SpanData>>,
+    overflow: Mutex<Vec<Queued>>,
     ring: usize,
     /// The spans a thread ends between two signals (see [`BatchProcessor::signal`]).
     chunk: usize,
@@ -136,13 +146,17 @@ struct Shared {
     /// Spans taken from the rings and not yet exported or dropped.
     unresolved: Unresolved,
     /// The reading end of every thread's ring.
-    rings: Mutex<Vec<Consumer<SpanData>>>,
+    rings: Mutex<Vec<Consumer<Queued>>>,
+    /// The instrumentation scope of our spans, added to each as its `SpanData` is made.
+    scope: InstrumentationScope,
+    /// The configured attribute value length limit; `usize::MAX` for none.
+    max_value_length: AtomicUsize,
 }
 
 /// One thread's ring of one processor: the writing end, which only this thread uses.
 struct Lane {
     id: u64,
-    ring: Producer<SpanData>,
+    ring: Producer<Queued>,
     /// Spans pushed since this thread last signalled.
     unsignalled: usize,
 }
@@ -164,7 +178,7 @@ impl Shared {
     /// Pushes `span` onto this thread's ring of this processor (made on first use). A push is
     /// a store to the ring and to its tail index: no lock, no shared counter, no system call.
     /// `None` while the thread is being torn down (the span is handed back in `span`).
-    fn push(&self, span: &mut Option<SpanData>) -> Option<Pushed> {
+    fn push(&self, span: &mut Option<Queued>) -> Option<Pushed> {
         LANES
             .try_with(|lanes| {
                 let mut lanes = lanes.try_borrow_mut().ok()?;
@@ -207,7 +221,7 @@ impl Shared {
     /// Moves every span waiting in the threads' rings into `out`; forgets the rings of threads
     /// that have exited once they are empty. Returns how many it moved. (The overflow's spans
     /// are taken apart: they are in the queue already.)
-    fn take_rings(&self, out: &mut Vec<SpanData>) -> usize {
+    fn take_rings(&self, out: &mut Vec<Queued>) -> usize {
         let before = out.len();
         let mut rings = lock(&self.rings);
         self.signalled.store(0, Ordering::Relaxed);
@@ -221,6 +235,19 @@ impl Shared {
             !abandoned
         });
         out.len() - before
+    }
+
+    /// The `SpanData` of a span taken off a ring, its values cut to the length limit.
+    fn span_data(&self, queued: Queued) -> SpanData {
+        let mut span = match queued {
+            Queued::Ours(span) => span.into_span_data(&self.scope),
+            Queued::Sdk(span) => *span,
+        };
+        let max_len = self.max_value_length.load(Ordering::Relaxed);
+        if max_len != usize::MAX {
+            truncate_span(&mut span, max_len);
+        }
+        span
     }
 
     /// Takes `count` spans off the rings into the queue if it has room for them, else as many
@@ -277,6 +304,8 @@ impl BatchProcessor {
             unresolved: Unresolved::default(),
             rings: Mutex::new(Vec::new()),
             overflow: Mutex::new(Vec::new()),
+            scope: crate::finished::scope(),
+            max_value_length: AtomicUsize::new(usize::MAX),
         });
         thread::Builder::new()
             .name("maestro-trace-export".to_owned())
@@ -299,6 +328,41 @@ impl BatchProcessor {
         })
     }
 
+    /// Cuts string attribute values (of spans and their events) to `max_len` bytes as the
+    /// spans' `SpanData` is made (`SpanLimits::max_attribute_value_length`).
+    pub(crate) fn limit_value_length(&self, max_len: usize) {
+        self.shared
+            .max_value_length
+            .store(max_len, Ordering::Relaxed);
+    }
+
+    /// Takes one of our spans as it ended; its `SpanData` is made on the batching thread.
+    pub(crate) fn end_ours(&self, span: FinishedSpan) {
+        if span.is_sampled() {
+            self.enqueue(Queued::Ours(span));
+        }
+    }
+
+    /// Pushes `span` onto this thread's ring, or past a full one into the queue, unless the
+    /// processor is shut down (then it is dropped, counted).
+    fn enqueue(&self, span: Queued) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let mut span = Some(span);
+        match self.shared.push(&mut span) {
+            Some(Pushed::Queued(false)) => {}
+            Some(Pushed::Queued(true)) => self.signal(),
+            // A full ring, or a thread being torn down (no ring to push to).
+            Some(Pushed::Full) | None => {
+                if let Some(span) = span {
+                    self.overflow(span);
+                }
+            }
+        }
+    }
+
     /// A thread ended another chunk of spans: wakes the batching thread when that makes a
     /// batch's worth, once (one atomic operation per chunk, one wake-up per batch).
     fn signal(&self) {
@@ -312,7 +376,7 @@ impl BatchProcessor {
 
     /// Queues a span its thread's ring had no room for, if the queue has room (else it is
     /// dropped, counted), and wakes the batching thread for the first of them.
-    fn overflow(&self, span: SpanData) {
+    fn overflow(&self, span: Queued) {
         if self.shared.admit(1) == 0 {
             return;
         }
@@ -351,23 +415,8 @@ impl SpanProcessor for BatchProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
-        if self.shut_down.load(Ordering::Relaxed) {
-            COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let mut span = Some(span);
-        match self.shared.push(&mut span) {
-            Some(Pushed::Queued(false)) => {}
-            Some(Pushed::Queued(true)) => self.signal(),
-            // A full ring, or a thread being torn down (no ring to push to).
-            Some(Pushed::Full) | None => {
-                if let Some(span) = span {
-                    self.overflow(span);
-                }
-            }
+        if span.span_context.is_sampled() {
+            self.enqueue(Queued::Sdk(Box::new(span)));
         }
     }
 
@@ -420,7 +469,7 @@ impl Batcher {
         // Spans taken from the rings, sent when a batch's worth is together or the delay passed.
         let mut pending: Vec<SpanData> = Vec::new();
         // The rings' spans on their way to `pending` (kept, so its memory is reused).
-        let mut taken: Vec<SpanData> = Vec::new();
+        let mut taken: Vec<Queued> = Vec::new();
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -476,7 +525,7 @@ impl Batcher {
 
     /// Takes every thread's waiting spans into the queue (as far as it has room), exporting
     /// each batch's worth.
-    fn collect(&self, taken: &mut Vec<SpanData>, pending: &mut Vec<SpanData>) {
+    fn collect(&self, taken: &mut Vec<Queued>, pending: &mut Vec<SpanData>) {
         let count = self.shared.take_rings(taken);
         let admitted = self.shared.admit(count);
         taken.truncate(admitted);
@@ -486,7 +535,7 @@ impl Batcher {
             if pending.capacity() == 0 {
                 pending.reserve_exact(batch_size);
             }
-            pending.push(span);
+            pending.push(self.shared.span_data(span));
             if pending.len() >= batch_size {
                 let _ = self.export(std::mem::take(pending));
             }
@@ -495,7 +544,7 @@ impl Batcher {
 
     /// The scheduled delay has passed: exports every span waiting, and returns the next
     /// deadline.
-    fn send_partial(&self, taken: &mut Vec<SpanData>, pending: &mut Vec<SpanData>) -> Instant {
+    fn send_partial(&self, taken: &mut Vec<Queued>, pending: &mut Vec<SpanData>) -> Instant {
         self.collect(taken, pending);
         if !pending.is_empty() {
             let _ = self.export(std::mem::take(pending));

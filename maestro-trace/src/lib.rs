@@ -68,6 +68,7 @@ mod env;
 pub mod env_vars;
 mod error;
 pub mod export;
+mod finished;
 #[cfg(any(feature = "actix", feature = "awc", feature = "reqwest"))]
 mod http;
 mod init;

@@ -22,9 +22,6 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::recording::Sink;
 
-/// The instrumentation scope of every span the macros create.
-pub(crate) const SCOPE_NAME: &str = "maestro-trace";
-
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static PIPELINE: RwLock<Installed> = RwLock::new(Installed {
     by_init: None,
@@ -111,13 +108,6 @@ impl Pipeline {
             hints,
         }
     }
-}
-
-/// The instrumentation scope of our spans.
-pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
-    opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
 }
 
 /// The installed pipelines: the current one is the captures', if any, else that of `init`.

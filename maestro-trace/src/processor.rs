@@ -31,10 +31,7 @@ impl SpanProcessor for TruncatingProcessor {
     }
 
     fn on_end(&self, mut span: SpanData) {
-        truncate_all(&mut span.attributes, self.max_len);
-        for event in span.events.events.iter_mut() {
-            truncate_all(&mut event.attributes, self.max_len);
-        }
+        truncate_span(&mut span, self.max_len);
         self.inner.on_end(span);
     }
 
@@ -96,6 +93,15 @@ pub(crate) fn baggage_attributes<'a>(
             .get(key)
             .map(|value| KeyValue::new(key.clone(), value.clone()))
     })
+}
+
+/// Cuts the string values of `span`'s attributes and of its events' attributes to `max_len`
+/// bytes (on a character boundary).
+pub(crate) fn truncate_span(span: &mut SpanData, max_len: usize) {
+    truncate_all(&mut span.attributes, max_len);
+    for event in span.events.events.iter_mut() {
+        truncate_all(&mut event.attributes, max_len);
+    }
 }
 
 fn truncate_all(attributes: &mut [KeyValue], max_len: usize) {

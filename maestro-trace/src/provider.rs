@@ -13,7 +13,7 @@ use crate::error::InitError;
 use crate::export::jaeger::{JaegerAgentExporter, JaegerCollectorExporter};
 use crate::export::ConsoleExporter;
 use crate::pipeline::Pipeline;
-use crate::recording::{Sink, SinkProcessor};
+use crate::recording::{Delivery, Sink, SinkProcessor};
 use crate::runtime::IoRuntime;
 
 /// The pipeline for `config` (its exporter is taken out of it); `io_runtime` is started if the
@@ -42,17 +42,17 @@ pub(crate) fn build(
         ExporterChoice::Custom(start) => Some(batched(start(batch), CUSTOM_EXPORTER_NAME)?),
         ExporterChoice::Builtin(exporter) => builtin(exporter, batch, io_runtime)?,
     };
-    let processors = exporting
-        .map(|processor| shared(processor, &limits, &resource))
-        .into_iter()
-        .collect();
+    let delivery = match exporting {
+        None => Delivery::to(Vec::new()),
+        Some(exporting) => exporting.delivery(&limits, &resource),
+    };
     let sink = Sink::new(
         Box::new(sampler.clone()),
         sdk_limits(&limits),
         baggage_keys.clone(),
-        processors,
+        delivery,
         None,
-        crate::pipeline::scope(),
+        crate::finished::scope(),
     );
     let builder = SdkTracerProvider::builder()
         .with_resource(resource)
@@ -71,13 +71,49 @@ pub(crate) fn build(
     Ok(Pipeline::new(provider, sink, sampling.hints()))
 }
 
+/// The processor spans are exported through.
+enum Exporting {
+    /// Our batch processor (every exporter but the console).
+    Batch(BatchProcessor),
+    /// Another processor (the console's, which writes each span as it ends).
+    Direct(Box<dyn SpanProcessor>),
+}
+
+impl Exporting {
+    /// The processor behind value-length truncation when a limit is set, told the resource
+    /// (the provider cannot reach it once it is shared), ready to share between the provider
+    /// and the sink.
+    fn delivery(self, limits: &SpanLimits, resource: &Resource) -> Delivery {
+        let max_len = limits.max_attribute_value_length;
+        match self {
+            Exporting::Batch(mut batch) => {
+                if let Some(max_len) = max_len {
+                    batch.limit_value_length(max_len);
+                }
+                batch.set_resource(resource);
+                Delivery::batched(Arc::new(batch))
+            }
+            Exporting::Direct(processor) => {
+                let mut processor: Box<dyn SpanProcessor> = match max_len {
+                    Some(max_len) => Box::new(crate::processor::TruncatingProcessor::new(
+                        processor, max_len,
+                    )),
+                    None => processor,
+                };
+                processor.set_resource(resource);
+                Delivery::to(vec![Arc::from(processor)])
+            }
+        }
+    }
+}
+
 /// One of our exporters' processors: the console directly, every other one behind our batch
 /// processor; `None` for no exporter.
 fn builtin(
     exporter: Exporter,
     batch: BatchSettings,
     io_runtime: &mut IoRuntime,
-) -> Result<Option<Box<dyn SpanProcessor>>, InitError> {
+) -> Result<Option<Exporting>, InitError> {
     let name = exporter.name();
     let failed = |reason: String| InitError::Exporter {
         exporter: name,
@@ -86,9 +122,9 @@ fn builtin(
     let processor = match exporter {
         Exporter::None => return Ok(None),
         Exporter::Console => {
-            return Ok(Some(Box::new(SimpleSpanProcessor::new(
+            return Ok(Some(Exporting::Direct(Box::new(SimpleSpanProcessor::new(
                 ConsoleExporter::stdout(),
-            ))));
+            )))));
         }
         Exporter::Otlp(otlp) => {
             let exporter = crate::export::otlp::build(&otlp, io_runtime)?;
@@ -113,31 +149,14 @@ fn builtin(
 fn batched(
     processor: std::io::Result<BatchProcessor>,
     name: &'static str,
-) -> Result<Box<dyn SpanProcessor>, InitError> {
+) -> Result<Exporting, InitError> {
     match processor {
-        Ok(processor) => Ok(Box::new(processor)),
+        Ok(processor) => Ok(Exporting::Batch(processor)),
         Err(e) => Err(InitError::Exporter {
             exporter: name,
             reason: format!("could not start its export threads: {e}"),
         }),
     }
-}
-
-/// `processor` behind value-length truncation when a limit is set, told the resource (the
-/// provider cannot reach it once it is shared), ready to share between the provider and the sink.
-fn shared(
-    processor: Box<dyn SpanProcessor>,
-    limits: &SpanLimits,
-    resource: &Resource,
-) -> Arc<dyn SpanProcessor> {
-    let mut processor: Box<dyn SpanProcessor> = match limits.max_attribute_value_length {
-        Some(max_len) => Box::new(crate::processor::TruncatingProcessor::new(
-            processor, max_len,
-        )),
-        None => processor,
-    };
-    processor.set_resource(resource);
-    Arc::from(processor)
 }
 
 fn sdk_limits(limits: &SpanLimits) -> opentelemetry_sdk::trace::SpanLimits {

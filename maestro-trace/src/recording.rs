@@ -5,8 +5,10 @@
 //!
 //! What it skips of the SDK's path: the tracer's two reference counts per span, the provider's
 //! lookups, a sampler call when the pipeline's configuration already decides
-//! ([`Sink::build_decided`]), the processors' `on_start` calls none of ours needs, and one move
-//! of the span's data at its end. What it keeps, field by field: the ids
+//! ([`Sink::build_decided`]), the processors' `on_start` calls none of ours needs, and, behind
+//! our batch processor, making the `SpanData` on the thread that ends the span: the span is a
+//! [`FinishedSpan`] (128 bytes), converted on the batching thread. What it keeps, field by
+//! field: the ids
 //! (the SDK's `RandomIdGenerator`), the sampler's decision, attributes and trace state, the span
 //! limits and their dropped counts in the SDK's order, baggage span attributes, the
 //! instrumentation scope, and the raw `opentelemetry` API's view: a [`Recording`] is an
@@ -20,18 +22,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{
-    Event, Link, SpanBuilder, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _,
-    TraceFlags,
+    Event, Link, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags,
 };
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     IdGenerator as _, RandomIdGenerator, SamplingDecision, SamplingResult, ShouldSample, SpanData,
-    SpanEvents, SpanLimits, SpanLinks, SpanProcessor,
+    SpanLimits, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 
+use crate::batch::BatchProcessor;
 use crate::clock;
+use crate::finished::FinishedSpan;
 use crate::processor::baggage_attributes;
 
 /// Told of every recording span at its start (the test capture routes spans by it).
@@ -47,11 +50,37 @@ pub(crate) struct Sink {
     ids: RandomIdGenerator,
     limits: SpanLimits,
     baggage_keys: Vec<Key>,
-    processors: Vec<Arc<dyn SpanProcessor>>,
+    delivery: Delivery,
     on_start: Option<Arc<dyn OnStart>>,
     scope: InstrumentationScope,
     /// Set when the provider shuts down: spans ending after it go nowhere, as with the SDK.
     shut_down: AtomicBool,
+}
+
+/// The processors a [`Sink`]'s spans end in.
+pub(crate) struct Delivery {
+    processors: Vec<Arc<dyn SpanProcessor>>,
+    /// Our batch processor when it is the only processor: it takes our spans as they are and
+    /// makes their `SpanData` on its batching thread.
+    batch: Option<Arc<BatchProcessor>>,
+}
+
+impl Delivery {
+    /// To `processors`, each given every span's `SpanData`.
+    pub(crate) fn to(processors: Vec<Arc<dyn SpanProcessor>>) -> Delivery {
+        Delivery {
+            processors,
+            batch: None,
+        }
+    }
+
+    /// To our batch processor alone.
+    pub(crate) fn batched(batch: Arc<BatchProcessor>) -> Delivery {
+        Delivery {
+            processors: vec![Arc::clone(&batch) as Arc<dyn SpanProcessor>],
+            batch: Some(batch),
+        }
+    }
 }
 
 impl fmt::Debug for Sink {
@@ -60,7 +89,7 @@ impl fmt::Debug for Sink {
             .field("sampler", &self.sampler)
             .field("limits", &self.limits)
             .field("baggage_keys", &self.baggage_keys)
-            .field("processors", &self.processors.len())
+            .field("processors", &self.delivery.processors.len())
             .finish_non_exhaustive()
     }
 }
@@ -70,7 +99,7 @@ impl Sink {
         sampler: Box<dyn ShouldSample>,
         limits: SpanLimits,
         baggage_keys: Vec<Key>,
-        processors: Vec<Arc<dyn SpanProcessor>>,
+        delivery: Delivery,
         on_start: Option<Arc<dyn OnStart>>,
         scope: InstrumentationScope,
     ) -> Arc<Sink> {
@@ -79,7 +108,7 @@ impl Sink {
             ids: RandomIdGenerator::default(),
             limits,
             baggage_keys,
-            processors,
+            delivery,
             on_start,
             scope,
             shut_down: AtomicBool::new(false),
@@ -142,8 +171,8 @@ impl Sink {
             sampling.trace_state,
         );
         let mut recording = Recording {
+            data: Some(self.data(builder, &span_context, parent, kind, sampling.attributes)),
             span_context,
-            data: Some(self.data(builder, parent, kind, sampling.attributes)),
             sink: Arc::clone(self),
         };
         for attribute in baggage_attributes(&self.baggage_keys, parent_cx) {
@@ -159,10 +188,11 @@ impl Sink {
     fn data(
         &self,
         builder: SpanBuilder,
+        span_context: &SpanContext,
         parent: Option<&SpanContext>,
         kind: SpanKind,
         sampler_attributes: Vec<KeyValue>,
-    ) -> Data {
+    ) -> FinishedSpan {
         let SpanBuilder {
             name,
             start_time,
@@ -177,45 +207,57 @@ impl Sink {
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
         attributes.truncate(max_attributes);
-        let mut span_links = SpanLinks::default();
-        if let Some(links) = links {
-            (span_links.links, span_links.dropped_count) = limited(
+        let mut data = FinishedSpan::new(
+            span_context,
+            parent,
+            kind,
+            name,
+            start_time.unwrap_or_else(clock::now),
+            attributes,
+            dropped_attributes_count,
+        );
+        if let Some(links) = links.filter(|links| !links.is_empty()) {
+            let links_of = &mut data.rare().links;
+            (links_of.links, links_of.dropped_count) = limited(
                 links,
                 limits.max_links_per_span,
                 limits.max_attributes_per_link,
                 |link| (&mut link.attributes, &mut link.dropped_attributes_count),
             );
         }
-        let mut span_events = SpanEvents::default();
-        if let Some(events) = events {
-            (span_events.events, span_events.dropped_count) = limited(
+        if let Some(events) = events.filter(|events| !events.is_empty()) {
+            let events_of = &mut data.rare().events;
+            (events_of.events, events_of.dropped_count) = limited(
                 events,
                 limits.max_events_per_span,
                 limits.max_attributes_per_event,
                 |event| (&mut event.attributes, &mut event.dropped_attributes_count),
             );
         }
-        let start_time = start_time.unwrap_or_else(clock::now);
-        Data {
-            parent_span_id: parent.map_or(SpanId::INVALID, SpanContext::span_id),
-            parent_span_is_remote: parent.is_some_and(SpanContext::is_remote),
-            kind,
-            name,
-            start_time,
-            attributes,
-            dropped_attributes_count,
-            events: span_events,
-            links: span_links,
-            status: Status::Unset,
-        }
+        data
     }
 
-    /// Hands an ended span to every processor.
-    fn deliver(&self, span: SpanData) {
+    /// Hands an ended span to every processor: as it is to our batch processor, else as the
+    /// `SpanData` made of it.
+    fn deliver(&self, span: FinishedSpan) {
         if self.shut_down.load(Ordering::Relaxed) {
             return;
         }
-        match self.processors.as_slice() {
+        if let Some(batch) = &self.delivery.batch {
+            batch.end_ours(span);
+            return;
+        }
+        if !self.delivery.processors.is_empty() {
+            self.deliver_data(span.into_span_data(&self.scope));
+        }
+    }
+
+    /// Hands the `SpanData` of an ended span (ours, or one of the raw SDK's) to every processor.
+    fn deliver_data(&self, span: SpanData) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.delivery.processors.as_slice() {
             [] => {}
             [processor] => processor.on_end(span),
             processors => {
@@ -295,27 +337,12 @@ impl Started {
     }
 }
 
-/// What a recording span holds until it ends.
-#[derive(Debug)]
-struct Data {
-    parent_span_id: SpanId,
-    parent_span_is_remote: bool,
-    kind: SpanKind,
-    name: Cow<'static, str>,
-    start_time: SystemTime,
-    attributes: Vec<KeyValue>,
-    dropped_attributes_count: u32,
-    events: SpanEvents,
-    links: SpanLinks,
-    status: Status,
-}
-
 /// A span of ours that records: what the SDK's span records, with the same limits, delivered
 /// to the pipeline's processors when it ends (or is dropped).
 pub(crate) struct Recording {
     span_context: SpanContext,
     /// `None` once ended.
-    data: Option<Data>,
+    data: Option<FinishedSpan>,
     sink: Arc<Sink>,
 }
 
@@ -330,24 +357,11 @@ impl fmt::Debug for Recording {
 
 impl Recording {
     fn end_at(&mut self, end_time: SystemTime) {
-        let Some(data) = self.data.take() else {
+        let Some(mut data) = self.data.take() else {
             return;
         };
-        self.sink.deliver(SpanData {
-            span_context: self.span_context.clone(),
-            parent_span_id: data.parent_span_id,
-            parent_span_is_remote: data.parent_span_is_remote,
-            span_kind: data.kind,
-            name: data.name,
-            start_time: data.start_time,
-            end_time,
-            attributes: data.attributes,
-            dropped_attributes_count: data.dropped_attributes_count,
-            events: data.events,
-            links: data.links,
-            status: data.status,
-            instrumentation_scope: self.sink.scope.clone(),
-        });
+        data.end_time = end_time;
+        self.sink.deliver(data);
     }
 }
 
@@ -362,7 +376,7 @@ impl opentelemetry::trace::Span for Recording {
     {
         let limits = self.sink.limits;
         if let Some(data) = &mut self.data {
-            let events = &mut data.events;
+            let events = &mut data.rare().events;
             push_limited(
                 (&mut events.events, &mut events.dropped_count),
                 (limits.max_events_per_span, limits.max_attributes_per_event),
@@ -394,8 +408,8 @@ impl opentelemetry::trace::Span for Recording {
     fn set_status(&mut self, status: Status) {
         if let Some(data) = &mut self.data {
             // A total order: Ok > Error > Unset.
-            if status > data.status {
-                data.status = status;
+            if status > *data.status() {
+                data.rare().status = status;
             }
         }
     }
@@ -412,7 +426,7 @@ impl opentelemetry::trace::Span for Recording {
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         let limits = self.sink.limits;
         if let Some(data) = &mut self.data {
-            let links = &mut data.links;
+            let links = &mut data.rare().links;
             push_limited(
                 (&mut links.links, &mut links.dropped_count),
                 (limits.max_links_per_span, limits.max_attributes_per_link),
@@ -464,17 +478,18 @@ pub(crate) struct SinkProcessor(pub(crate) Arc<Sink>);
 
 impl SpanProcessor for SinkProcessor {
     fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &Context) {
-        for processor in &self.0.processors {
+        for processor in &self.0.delivery.processors {
             processor.on_start(span, cx);
         }
     }
 
     fn on_end(&self, span: SpanData) {
-        self.0.deliver(span);
+        self.0.deliver_data(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
         self.0
+            .delivery
             .processors
             .iter()
             .map(|processor| processor.force_flush())
@@ -485,7 +500,7 @@ impl SpanProcessor for SinkProcessor {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.0.shut_down.store(true, Ordering::Relaxed);
         let mut result = Ok(());
-        for processor in &self.0.processors {
+        for processor in &self.0.delivery.processors {
             let shut = processor.shutdown_with_timeout(timeout);
             if result.is_ok() {
                 result = shut;

@@ -59,7 +59,7 @@ use opentelemetry_sdk::trace::{
 
 use crate::config::Propagator;
 use crate::pipeline::{self, Pipeline, SamplerHints};
-use crate::recording::{OnStart, Sink, SinkProcessor};
+use crate::recording::{Delivery, OnStart, Sink, SinkProcessor};
 use crate::tree::{self, TreeStyle};
 
 /// Starts capturing every span of the work this thread runs, sampled with `AlwaysOn`.
@@ -282,9 +282,9 @@ impl Session {
             Box::new(RoutingSampler(Arc::clone(&routes))),
             opentelemetry_sdk::trace::SpanLimits::default(),
             Vec::new(),
-            vec![Arc::clone(&routing) as Arc<dyn SpanProcessor>],
+            Delivery::to(vec![Arc::clone(&routing) as Arc<dyn SpanProcessor>]),
             Some(routing),
-            pipeline::scope(),
+            crate::finished::scope(),
         );
         let provider = SdkTracerProvider::builder()
             .with_sampler(RoutingSampler(Arc::clone(&routes)))
