@@ -20,7 +20,7 @@ use std::sync::Arc;
 use opentelemetry::global;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::recording::Sink;
+use crate::recording::{Sink, ThreadSink};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static PIPELINE: RwLock<Installed> = RwLock::new(Installed {
@@ -127,7 +127,7 @@ impl Installed {
 #[derive(Debug)]
 pub(crate) struct Active {
     generation: u64,
-    pub(crate) sink: Arc<Sink>,
+    pub(crate) sink: Arc<ThreadSink>,
     pub(crate) hints: SamplerHints,
 }
 
@@ -165,7 +165,7 @@ fn refresh() -> Option<Rc<Active>> {
         Rc::new(Active {
             // Read under the lock: `install` bumps it under the write lock.
             generation: GENERATION.load(Ordering::Acquire),
-            sink: Arc::clone(&pipeline.sink),
+            sink: Arc::new(ThreadSink::new(Arc::clone(&pipeline.sink))),
             hints: pipeline.hints,
         })
     };
@@ -179,7 +179,7 @@ fn refresh() -> Option<Rc<Active>> {
 
 /// Runs `f` with the installed sink, or returns `None` when no pipeline is installed.
 #[cfg(any(feature = "awc", feature = "reqwest"))]
-pub(crate) fn with_sink<R>(f: impl FnOnce(&Arc<Sink>) -> R) -> Option<R> {
+pub(crate) fn with_sink<R>(f: impl FnOnce(&Arc<ThreadSink>) -> R) -> Option<R> {
     active().map(|active| f(&active.sink))
 }
 

@@ -114,6 +114,19 @@ impl Sink {
             shut_down: AtomicBool::new(false),
         })
     }
+}
+
+/// One thread's handle on a [`Sink`] (`crate::pipeline::Active` keeps it): every span started
+/// on the thread holds a reference to it, so the count a span moves at its start and end is on
+/// a line that thread alone writes (a span that ends on another thread excepted). Holding the
+/// sink's own count instead would make every thread that starts spans write one shared line.
+#[derive(Debug)]
+pub(crate) struct ThreadSink(Arc<Sink>);
+
+impl ThreadSink {
+    pub(crate) fn new(sink: Arc<Sink>) -> ThreadSink {
+        ThreadSink(sink)
+    }
 
     /// Builds the span `builder` describes under `parent_cx`, exactly as the SDK's
     /// `Tracer::build_with_context` does (ids, sampling, limits).
@@ -121,7 +134,7 @@ impl Sink {
         self.build_decided(builder, parent_cx, None)
     }
 
-    /// [`Sink::build`], with the sampler's decision taken before when `decided` is given.
+    /// [`ThreadSink::build`], with the sampler's decision taken before when `decided` is given.
     pub(crate) fn build_decided(
         self: &Arc<Self>,
         mut builder: SpanBuilder,
@@ -183,7 +196,17 @@ impl Sink {
         }
         Started::Recording(recording)
     }
+}
 
+impl std::ops::Deref for ThreadSink {
+    type Target = Sink;
+
+    fn deref(&self) -> &Sink {
+        &self.0
+    }
+}
+
+impl Sink {
     /// The data of a recording span, with the span limits applied as the SDK applies them.
     fn data(
         &self,
@@ -343,7 +366,7 @@ pub(crate) struct Recording {
     span_context: SpanContext,
     /// `None` once ended.
     data: Option<FinishedSpan>,
-    sink: Arc<Sink>,
+    sink: Arc<ThreadSink>,
 }
 
 impl fmt::Debug for Recording {
