@@ -188,8 +188,10 @@ impl ThreadSink {
             span_context,
             sink: Arc::clone(self),
         };
-        for attribute in baggage_attributes(&self.baggage_keys, parent_cx) {
-            opentelemetry::trace::Span::set_attribute(&mut recording, attribute);
+        if !self.baggage_keys.is_empty() {
+            for attribute in baggage_attributes(&self.baggage_keys, parent_cx) {
+                opentelemetry::trace::Span::set_attribute(&mut recording, attribute);
+            }
         }
         if let Some(hook) = &self.on_start {
             hook.on_start(&recording.span_context, parent_cx);
@@ -226,7 +228,9 @@ impl Sink {
         } = builder;
         let limits = &self.limits;
         let mut attributes = attributes.unwrap_or_default();
-        attributes.extend(sampler_attributes);
+        if !sampler_attributes.is_empty() {
+            attributes.extend(sampler_attributes);
+        }
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
         attributes.truncate(max_attributes);
