@@ -2,7 +2,7 @@
 # One benchmark run, start to finish: the criterion suite (time per call), the counting binary
 # (allocations and CPU per span), then the tables and the plot of BENCHMARKS.md.
 #
-#   bash benches/run.sh            # about 6 minutes after the release build
+#   bash benches/run.sh            # about 8 minutes after the release build
 #
 # Results land in benches/results/ (tables.md, spans.png, medians.json, allocs.jsonl,
 # machine.txt). Timings are never a pass/fail test: run this on a quiet machine, and compare rows
@@ -29,6 +29,11 @@ rm -rf "$CARGO_TARGET_DIR/criterion"
 cargo bench --locked -p maestro-trace-benches --bench spans -- --noplot
 cargo run --locked --release -p maestro-trace-benches --bin allocs -- --calls 300000 \
   >"$results/allocs.jsonl"
+# Bursts that fit a thread's ring (8,000 spans), then sustained load (200,000 per thread).
+cargo run --locked --release -p maestro-trace-benches --bin scaling -- --spans 8000 --rounds 40 \
+  >"$results/scaling-burst.jsonl"
+cargo run --locked --release -p maestro-trace-benches --bin scaling -- --spans 200000 --rounds 5 \
+  >"$results/scaling-sustained.jsonl"
 
 # The plot needs matplotlib: a pinned venv, made once.
 venv="$HOME/.cache/maestro-trace/venv-plot-matplotlib-3.10.8"
@@ -40,4 +45,5 @@ fi
   --criterion "$CARGO_TARGET_DIR/criterion" \
   --allocs "$results/allocs.jsonl" \
   --machine "$results/machine.txt" \
+  --scaling "$results/scaling-burst.jsonl" "$results/scaling-sustained.jsonl" \
   --out "$results"

@@ -167,6 +167,38 @@ def plot(medians, out):
     return True
 
 
+def table_scaling(path):
+    """Spans per second from 1 and 2 threads (the `scaling` binary's JSON lines)."""
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                d = json.loads(line)
+                rows.setdefault(d["row"], {})[d["threads"]] = d
+    labels = dict(ROWS)
+    lines = [
+        "| row | 1 thread, spans/s | 2 threads, spans/s | 2 ÷ 1 (median of rounds) | not exported |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    first = None
+    for row, by_threads in rows.items():
+        one, two = by_threads.get(1), by_threads.get(2)
+        if not one or not two:
+            continue
+        first = first or one
+        lines.append(
+            f"| {labels.get(row, row)} | {one['spans_per_sec'] / 1e6:.2f} M | "
+            f"{two['spans_per_sec'] / 1e6:.2f} M | {one['two_over_one']:.2f}x | "
+            f"{one['not_exported']} |"
+        )
+    if first is None:
+        return None
+    return (
+        f"{first['spans_per_thread']} spans per thread, {first['rounds']} rounds\n\n"
+        + "\n".join(lines)
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     source = parser.add_mutually_exclusive_group(required=True)
@@ -175,6 +207,7 @@ def main():
     parser.add_argument("--allocs", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--machine")
+    parser.add_argument("--scaling", nargs="*", default=[])
     args = parser.parse_args()
 
     if args.medians:
@@ -216,6 +249,15 @@ def main():
         "Spans exported in the counting run: "
         + ("all of them, in every sampled row." if not exported else "; ".join(exported))
     )
+    for path in args.scaling:
+        table = table_scaling(path)
+        if table:
+            sections.append(
+                "### Sampled `sync` spans per second from 1 and 2 threads (`scaling`, "
+                + os.path.basename(path)
+                + ")\n\n"
+                + table
+            )
     with open(os.path.join(args.out, "tables.md"), "w") as f:
         f.write("\n\n".join(sections) + "\n")
     plotted = plot(medians, args.out)
