@@ -87,15 +87,54 @@ impl Default for BatchSettings {
 /// The spans a thread ends between two signals to the batching thread, at most.
 const CHUNK: usize = 64;
 
-/// The spans one thread's ring holds at most (8192: 1 MiB).
+/// The spans one thread's ring holds at most (8192: 1 MiB of ours, 2.8 MiB of the raw SDK's).
 const RING_MAX: usize = 8192;
 
-/// A span on its way to the batching thread: one of ours as it was recorded (its `SpanData` is
-/// made there), or one of the raw SDK's (boxed: a ring slot is the size of ours).
+/// A span that found its thread's ring full, on its way to the queue: one of ours as it was
+/// recorded (its `SpanData` is made on the batching thread), or one of the raw SDK's.
 #[derive(Debug)]
+// Only the overflow path holds these, in a `Vec`: boxing the SDK's would allocate there.
+#[allow(clippy::large_enum_variant)]
 enum Queued {
     Ours(FinishedSpan),
-    Sdk(Box<SpanData>),
+    Sdk(SpanData),
+}
+
+/// What a thread's rings carry: our spans and the raw SDK's, each kind in a ring of its own, so
+/// that a slot, and each move of a span into it, is the size of its kind (128 bytes for ours,
+/// 352 for the SDK's). A thread's ring of a kind is made when it first ends a span of that kind.
+trait Ringed: Sized + Send + 'static {
+    fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>>;
+    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>>;
+    fn queued(self) -> Queued;
+}
+
+impl Ringed for FinishedSpan {
+    fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>> {
+        &mut lane.ours
+    }
+
+    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>> {
+        &shared.ours
+    }
+
+    fn queued(self) -> Queued {
+        Queued::Ours(self)
+    }
+}
+
+impl Ringed for SpanData {
+    fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>> {
+        &mut lane.sdk
+    }
+
+    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>> {
+        &shared.sdk
+    }
+
+    fn queued(self) -> Queued {
+        Queued::Sdk(self)
+    }
 }
 
 /// A request to the batching thread.
@@ -145,20 +184,31 @@ struct Shared {
     capacity: u64,
     /// Spans taken from the rings and not yet exported or dropped.
     unresolved: Unresolved,
-    /// The reading end of every thread's ring.
-    rings: Mutex<Vec<Consumer<Queued>>>,
+    /// The reading end of every thread's ring of our spans.
+    ours: Mutex<Vec<Consumer<FinishedSpan>>>,
+    /// The reading end of every thread's ring of the raw SDK's spans.
+    sdk: Mutex<Vec<Consumer<SpanData>>>,
     /// The instrumentation scope of our spans, added to each as its `SpanData` is made.
     scope: InstrumentationScope,
     /// The configured attribute value length limit; `usize::MAX` for none.
     max_value_length: AtomicUsize,
 }
 
-/// One thread's ring of one processor: the writing end, which only this thread uses.
+/// One thread's rings of one processor: the writing ends, which only this thread uses.
 struct Lane {
     id: u64,
-    ring: Producer<Queued>,
+    ours: Option<Producer<FinishedSpan>>,
+    sdk: Option<Producer<SpanData>>,
     /// Spans pushed since this thread last signalled.
     unsignalled: usize,
+}
+
+impl Lane {
+    /// Whether the processor is gone (it drops the reading ends of both rings at once).
+    fn is_abandoned(&self) -> bool {
+        self.ours.as_ref().is_some_and(Producer::is_abandoned)
+            || self.sdk.as_ref().is_some_and(Producer::is_abandoned)
+    }
 }
 
 thread_local! {
@@ -178,7 +228,7 @@ impl Shared {
     /// Pushes `span` onto this thread's ring of this processor (made on first use). A push is
     /// a store to the ring and to its tail index: no lock, no shared counter, no system call.
     /// `None` while the thread is being torn down (the span is handed back in `span`).
-    fn push(&self, span: &mut Option<Queued>) -> Option<Pushed> {
+    fn push<T: Ringed>(&self, span: &mut Option<T>) -> Option<Pushed> {
         LANES
             .try_with(|lanes| {
                 let mut lanes = lanes.try_borrow_mut().ok()?;
@@ -186,20 +236,25 @@ impl Shared {
                     Some(index) => index,
                     None => {
                         // Rings of processors gone since are of no further use.
-                        lanes.retain(|lane| !lane.ring.is_abandoned());
-                        let (ring, reader) = RingBuffer::new(self.ring);
-                        lock(&self.rings).push(reader);
+                        lanes.retain(|lane| !lane.is_abandoned());
                         lanes.push(Lane {
                             id: self.id,
-                            ring,
+                            ours: None,
+                            sdk: None,
                             unsignalled: 0,
                         });
                         lanes.len() - 1
                     }
                 };
                 let lane = &mut lanes[index];
+                let ring = T::producer(lane).get_or_insert_with(|| {
+                    let (ring, reader) = RingBuffer::new(self.ring);
+                    lock(T::consumers(self)).push(reader);
+                    ring
+                });
                 let taken = span.take()?;
-                Some(match lane.ring.push(taken) {
+                let pushed = ring.push(taken);
+                Some(match pushed {
                     Ok(()) => {
                         lane.unsignalled += 1;
                         let signal = lane.unsignalled >= self.chunk;
@@ -218,36 +273,26 @@ impl Shared {
             .flatten()
     }
 
-    /// Moves every span waiting in the threads' rings into `out`; forgets the rings of threads
-    /// that have exited once they are empty. Returns how many it moved. (The overflow's spans
-    /// are taken apart: they are in the queue already.)
-    fn take_rings(&self, out: &mut Vec<Queued>) -> usize {
-        let before = out.len();
-        let mut rings = lock(&self.rings);
+    /// Moves every span waiting in the threads' rings into `taken`; forgets the rings of
+    /// threads that have exited once they are empty. Returns how many it moved. (The overflow's
+    /// spans are taken apart: they are in the queue already.)
+    fn take_rings(&self, taken: &mut Taken) -> usize {
         self.signalled.store(0, Ordering::Relaxed);
-        rings.retain_mut(|ring| {
-            // Abandoned first: a thread that exits after this loop pushed its last spans
-            // before, and the ring is kept until a later call has emptied it.
-            let abandoned = ring.is_abandoned();
-            while let Ok(span) = ring.pop() {
-                out.push(span);
-            }
-            !abandoned
-        });
-        out.len() - before
+        drain_rings(&self.ours, &mut taken.ours) + drain_rings(&self.sdk, &mut taken.sdk)
     }
 
-    /// The `SpanData` of a span taken off a ring, its values cut to the length limit.
-    fn span_data(&self, queued: Queued) -> SpanData {
-        let mut span = match queued {
-            Queued::Ours(span) => span.into_span_data(&self.scope),
-            Queued::Sdk(span) => *span,
-        };
+    /// `span`, its values cut to the length limit.
+    fn truncated(&self, mut span: SpanData) -> SpanData {
         let max_len = self.max_value_length.load(Ordering::Relaxed);
         if max_len != usize::MAX {
             truncate_span(&mut span, max_len);
         }
         span
+    }
+
+    /// The `SpanData` of one of our spans, its values cut to the length limit.
+    fn ours_data(&self, span: FinishedSpan) -> SpanData {
+        self.truncated(span.into_span_data(&self.scope))
     }
 
     /// Takes `count` spans off the rings into the queue if it has room for them, else as many
@@ -273,6 +318,38 @@ impl Shared {
         }
         admitted as usize
     }
+}
+
+/// Spans taken off the rings, by kind (kept between wake-ups, so their memory is reused).
+#[derive(Default)]
+struct Taken {
+    ours: Vec<FinishedSpan>,
+    sdk: Vec<SpanData>,
+}
+
+impl Taken {
+    /// Keeps the first `count` spans (ours first), drops the rest.
+    fn truncate(&mut self, count: usize) {
+        let ours = count.min(self.ours.len());
+        self.ours.truncate(ours);
+        self.sdk.truncate(count - ours);
+    }
+}
+
+/// Moves the spans of every ring in `rings` into `out`, forgetting the rings of threads that
+/// have exited once they are empty; returns how many it moved.
+fn drain_rings<T>(rings: &Mutex<Vec<Consumer<T>>>, out: &mut Vec<T>) -> usize {
+    let before = out.len();
+    lock(rings).retain_mut(|ring| {
+        // Abandoned first: a thread that exits after this loop pushed its last spans before,
+        // and the ring is kept until a later call has emptied it.
+        let abandoned = ring.is_abandoned();
+        while let Ok(span) = ring.pop() {
+            out.push(span);
+        }
+        !abandoned
+    });
+    out.len() - before
 }
 
 /// Locks `mutex`, going on past a panic of another holder (spans are plain data).
@@ -302,7 +379,8 @@ impl BatchProcessor {
             signalled: AtomicUsize::new(0),
             capacity: queue as u64,
             unresolved: Unresolved::default(),
-            rings: Mutex::new(Vec::new()),
+            ours: Mutex::new(Vec::new()),
+            sdk: Mutex::new(Vec::new()),
             overflow: Mutex::new(Vec::new()),
             scope: crate::finished::scope(),
             max_value_length: AtomicUsize::new(usize::MAX),
@@ -339,13 +417,13 @@ impl BatchProcessor {
     /// Takes one of our spans as it ended; its `SpanData` is made on the batching thread.
     pub(crate) fn end_ours(&self, span: FinishedSpan) {
         if span.is_sampled() {
-            self.enqueue(Queued::Ours(span));
+            self.enqueue(span);
         }
     }
 
     /// Pushes `span` onto this thread's ring, or past a full one into the queue, unless the
     /// processor is shut down (then it is dropped, counted).
-    fn enqueue(&self, span: Queued) {
+    fn enqueue<T: Ringed>(&self, span: T) {
         if self.shut_down.load(Ordering::Relaxed) {
             COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -357,7 +435,7 @@ impl BatchProcessor {
             // A full ring, or a thread being torn down (no ring to push to).
             Some(Pushed::Full) | None => {
                 if let Some(span) = span {
-                    self.overflow(span);
+                    self.overflow(span.queued());
                 }
             }
         }
@@ -416,7 +494,7 @@ impl SpanProcessor for BatchProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.enqueue(Queued::Sdk(Box::new(span)));
+            self.enqueue(span);
         }
     }
 
@@ -437,8 +515,7 @@ impl SpanProcessor for BatchProcessor {
         }
         // Spans the batching thread could not take in time, or that ended while it shut down,
         // are dropped, counted (queued: they had ended before the shutdown).
-        let mut left = Vec::new();
-        let in_rings = self.shared.take_rings(&mut left) as u64;
+        let in_rings = self.shared.take_rings(&mut Taken::default()) as u64;
         COUNTERS.queued.fetch_add(in_rings, Ordering::Relaxed);
         let overflowed = std::mem::take(&mut *lock(&self.shared.overflow));
         let overflowed = self.shared.unresolved.resolve(overflowed.len() as u64);
@@ -468,8 +545,8 @@ impl Batcher {
     fn run(self) {
         // Spans taken from the rings, sent when a batch's worth is together or the delay passed.
         let mut pending: Vec<SpanData> = Vec::new();
-        // The rings' spans on their way to `pending` (kept, so its memory is reused).
-        let mut taken: Vec<Queued> = Vec::new();
+        // The rings' spans on their way to `pending`.
+        let mut taken = Taken::default();
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -525,26 +602,37 @@ impl Batcher {
 
     /// Takes every thread's waiting spans into the queue (as far as it has room), exporting
     /// each batch's worth.
-    fn collect(&self, taken: &mut Vec<Queued>, pending: &mut Vec<SpanData>) {
-        let count = self.shared.take_rings(taken);
-        let admitted = self.shared.admit(count);
-        taken.truncate(admitted);
-        taken.append(&mut lock(&self.shared.overflow));
-        let batch_size = self.shared.batch_size;
-        for span in taken.drain(..) {
+    fn collect(&self, taken: &mut Taken, pending: &mut Vec<SpanData>) {
+        let shared = &self.shared;
+        let count = shared.take_rings(taken);
+        taken.truncate(shared.admit(count));
+        let overflowed = std::mem::take(&mut *lock(&shared.overflow));
+        let mut add = |span: SpanData| {
             if pending.capacity() == 0 {
-                pending.reserve_exact(batch_size);
+                pending.reserve_exact(shared.batch_size);
             }
-            pending.push(self.shared.span_data(span));
-            if pending.len() >= batch_size {
+            pending.push(span);
+            if pending.len() >= shared.batch_size {
                 let _ = self.export(std::mem::take(pending));
             }
+        };
+        for span in taken.ours.drain(..) {
+            add(shared.ours_data(span));
+        }
+        for span in taken.sdk.drain(..) {
+            add(shared.truncated(span));
+        }
+        for span in overflowed {
+            add(match span {
+                Queued::Ours(span) => shared.ours_data(span),
+                Queued::Sdk(span) => shared.truncated(span),
+            });
         }
     }
 
     /// The scheduled delay has passed: exports every span waiting, and returns the next
     /// deadline.
-    fn send_partial(&self, taken: &mut Vec<Queued>, pending: &mut Vec<SpanData>) -> Instant {
+    fn send_partial(&self, taken: &mut Taken, pending: &mut Vec<SpanData>) -> Instant {
         self.collect(taken, pending);
         if !pending.is_empty() {
             let _ = self.export(std::mem::take(pending));

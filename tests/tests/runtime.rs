@@ -921,6 +921,50 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     assert_eq!(span.events[0].attributes[1].value, "a long g".into());
 }
 
+#[test]
+fn spans_of_the_raw_api_are_truncated_by_the_same_limit() {
+    use maestro_trace::otel::trace::{Span as _, Tracer as _};
+    let _serial = serial();
+    let exporter = Recorded::default();
+    let guard = init(
+        TracingConfig::default()
+            .span_exporter(exporter.clone())
+            .span_limits(maestro_trace::SpanLimits {
+                max_attribute_value_length: Some(8),
+                ..maestro_trace::SpanLimits::default()
+            }),
+    )
+    .expect("init");
+    let tracer = maestro_trace::otel::global::tracer("raw");
+    let mut raw = tracer.start("raw_call");
+    raw.set_attribute(maestro_trace::otel::KeyValue::new(
+        "prompt",
+        "tell me everything about tracing",
+    ));
+    raw.add_event(
+        "chunk",
+        vec![maestro_trace::otel::KeyValue::new(
+            "text",
+            "a long generated passage",
+        )],
+    );
+    raw.end();
+    guard.shutdown().expect("flush");
+
+    let spans = exporter.spans();
+    let raw = spans
+        .iter()
+        .find(|s| s.name == "raw_call")
+        .expect("the raw span");
+    assert_eq!(
+        raw.instrumentation_scope.name(),
+        "raw",
+        "the raw tracer's scope, kept"
+    );
+    assert_eq!(raw.attributes[0].value, "tell me ".into());
+    assert_eq!(raw.events[0].attributes[0].value, "a long g".into());
+}
+
 /// The headers the global propagator writes for the current span.
 fn injected_headers() -> std::collections::HashMap<String, String> {
     let mut headers = std::collections::HashMap::new();
