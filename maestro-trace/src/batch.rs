@@ -87,7 +87,7 @@ impl Default for BatchSettings {
 /// The spans a thread ends between two signals to the batching thread, at most.
 const CHUNK: usize = 64;
 
-/// The spans one thread's ring holds at most (8192: 1 MiB of ours, 2.8 MiB of the raw SDK's).
+/// The spans one thread's ring holds at most (8192: 1.5 MiB of ours, 2.8 MiB of the raw SDK's).
 const RING_MAX: usize = 8192;
 
 /// A span that found its thread's ring full, on its way to the queue: one of ours as it was
@@ -101,7 +101,7 @@ enum Queued {
 }
 
 /// What a thread's rings carry: our spans and the raw SDK's, each kind in a ring of its own, so
-/// that a slot, and each move of a span into it, is the size of its kind (128 bytes for ours,
+/// that a slot, and each move of a span into it, is the size of its kind (192 bytes for ours,
 /// 352 for the SDK's). A thread's ring of a kind is made when it first ends a span of that kind.
 trait Ringed: Sized + Send + 'static {
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>>;

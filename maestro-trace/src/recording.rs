@@ -7,7 +7,7 @@
 //! lookups, a sampler call when the pipeline's configuration already decides
 //! ([`Sink::build_decided`]), the processors' `on_start` calls none of ours needs, and, behind
 //! our batch processor, making the `SpanData` on the thread that ends the span: the span is a
-//! [`FinishedSpan`] (128 bytes), converted on the batching thread. What it keeps, field by
+//! [`FinishedSpan`] (192 bytes), converted on the batching thread. What it keeps, field by
 //! field: the ids
 //! (the SDK's `RandomIdGenerator`), the sampler's decision, attributes and trace state, the span
 //! limits and their dropped counts in the SDK's order, baggage span attributes, the
@@ -253,7 +253,7 @@ impl Sink {
             );
         }
         if let Some(events) = events.filter(|events| !events.is_empty()) {
-            let events_of = &mut data.rare().events;
+            let events_of = &mut data.events;
             (events_of.events, events_of.dropped_count) = limited(
                 events,
                 limits.max_events_per_span,
@@ -332,8 +332,10 @@ fn push_limited<T>(
     }
 }
 
-/// A span [`Sink::build`] started.
+/// A span [`ThreadSink::build`] started.
 #[derive(Debug)]
+// Returned by value and taken apart at once; boxing the recording would allocate per span.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Started {
     /// Sampled (or recorded only): it records until it ends.
     Recording(Recording),
@@ -403,7 +405,7 @@ impl opentelemetry::trace::Span for Recording {
     {
         let limits = self.sink.limits;
         if let Some(data) = &mut self.data {
-            let events = &mut data.rare().events;
+            let events = &mut data.events;
             push_limited(
                 (&mut events.events, &mut events.dropped_count),
                 (limits.max_events_per_span, limits.max_attributes_per_event),
@@ -435,8 +437,8 @@ impl opentelemetry::trace::Span for Recording {
     fn set_status(&mut self, status: Status) {
         if let Some(data) = &mut self.data {
             // A total order: Ok > Error > Unset.
-            if status > *data.status() {
-                data.rare().status = status;
+            if status > data.status {
+                data.status = status;
             }
         }
     }
