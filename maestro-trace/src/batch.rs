@@ -4,9 +4,11 @@
 //! The SDK's thread-based `BatchSpanProcessor` (0.33) neither bounds an export in time nor says
 //! how many spans it dropped, and sends every span through one shared channel. Here:
 //!
-//! - `on_end` pushes the span onto its thread's own ring (`rtrb`, a wait-free single-producer
-//!   queue: two plain stores), so ending a span takes no lock, no shared counter and no system
-//!   call (`docs/span-path.md`, 2.2; a per-thread lock cost 14.5% of the caller's time). Every
+//! - ending a span pushes it onto its thread's own ring (`rtrb`, a wait-free single-producer
+//!   queue: two plain stores), so it takes no lock, no shared counter and no system call
+//!   (`docs/span-path.md`, 2.2; a per-thread lock cost 14.5% of the caller's time). Our spans
+//!   go in as they were recorded ([`FinishedSpan`]) and their `SpanData` is made on the batching
+//!   thread; the raw SDK's come in as `SpanData`, through a ring of their own. Every
 //!   64 spans a thread adds them to one shared count, and the chunk that makes the count reach
 //!   an export batch wakes the batching thread: one wake-up per batch, whichever threads ended
 //!   its spans;

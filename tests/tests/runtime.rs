@@ -856,21 +856,27 @@ fn console_exporter_prints_each_trace_as_an_indented_tree_with_durations_and_err
     );
 }
 
-#[test]
-fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
-    let _serial = serial();
+/// A pipeline exporting into a recorder, with `limits`.
+fn init_with_limits(limits: maestro_trace::SpanLimits) -> (Recorded, maestro_trace::TracingGuard) {
     let exporter = Recorded::default();
     let guard = init(
         TracingConfig::default()
             .span_exporter(exporter.clone())
-            .span_limits(maestro_trace::SpanLimits {
-                max_attributes_per_span: 3,
-                max_events_per_span: 2,
-                max_attribute_value_length: Some(8),
-                ..maestro_trace::SpanLimits::default()
-            }),
+            .span_limits(limits),
     )
     .expect("init");
+    (exporter, guard)
+}
+
+#[test]
+fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
+    let _serial = serial();
+    let (exporter, guard) = init_with_limits(maestro_trace::SpanLimits {
+        max_attributes_per_span: 3,
+        max_events_per_span: 2,
+        max_attribute_value_length: Some(8),
+        ..maestro_trace::SpanLimits::default()
+    });
     span!(
         "generate_completion",
         prompt = "tell me everything about tracing",
@@ -925,16 +931,10 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
 fn spans_of_the_raw_api_are_truncated_by_the_same_limit() {
     use maestro_trace::otel::trace::{Span as _, Tracer as _};
     let _serial = serial();
-    let exporter = Recorded::default();
-    let guard = init(
-        TracingConfig::default()
-            .span_exporter(exporter.clone())
-            .span_limits(maestro_trace::SpanLimits {
-                max_attribute_value_length: Some(8),
-                ..maestro_trace::SpanLimits::default()
-            }),
-    )
-    .expect("init");
+    let (exporter, guard) = init_with_limits(maestro_trace::SpanLimits {
+        max_attribute_value_length: Some(8),
+        ..maestro_trace::SpanLimits::default()
+    });
     let tracer = maestro_trace::otel::global::tracer("raw");
     let mut raw = tracer.start("raw_call");
     raw.set_attribute(maestro_trace::otel::KeyValue::new(
