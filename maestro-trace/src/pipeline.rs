@@ -13,9 +13,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Once, PoisonError, RwLock};
-
-use std::sync::Arc;
+use std::sync::{Arc, Once, PoisonError, RwLock};
 
 use opentelemetry::global;
 use opentelemetry_sdk::trace::SdkTracerProvider;

@@ -52,7 +52,6 @@ pub(crate) fn build(
         baggage_keys.clone(),
         delivery,
         None,
-        crate::finished::scope(),
     );
     let builder = SdkTracerProvider::builder()
         .with_resource(resource)

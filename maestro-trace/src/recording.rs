@@ -101,7 +101,6 @@ impl Sink {
         baggage_keys: Vec<Key>,
         delivery: Delivery,
         on_start: Option<Arc<dyn OnStart>>,
-        scope: InstrumentationScope,
     ) -> Arc<Sink> {
         Arc::new(Sink {
             sampler,
@@ -110,7 +109,7 @@ impl Sink {
             baggage_keys,
             delivery,
             on_start,
-            scope,
+            scope: crate::finished::scope(),
             shut_down: AtomicBool::new(false),
         })
     }
@@ -270,20 +269,21 @@ impl Sink {
         if self.shut_down.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(batch) = &self.delivery.batch {
-            batch.end_ours(span);
-            return;
-        }
-        if !self.delivery.processors.is_empty() {
-            self.deliver_data(span.into_span_data(&self.scope));
+        match &self.delivery.batch {
+            Some(batch) => batch.end_ours(span),
+            None if self.delivery.processors.is_empty() => {}
+            None => self.to_processors(span.into_span_data(&self.scope)),
         }
     }
 
-    /// Hands the `SpanData` of an ended span (ours, or one of the raw SDK's) to every processor.
+    /// Hands the `SpanData` of a raw SDK span to every processor.
     fn deliver_data(&self, span: SpanData) {
-        if self.shut_down.load(Ordering::Relaxed) {
-            return;
+        if !self.shut_down.load(Ordering::Relaxed) {
+            self.to_processors(span);
         }
+    }
+
+    fn to_processors(&self, span: SpanData) {
         match self.delivery.processors.as_slice() {
             [] => {}
             [processor] => processor.on_end(span),

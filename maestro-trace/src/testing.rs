@@ -284,7 +284,6 @@ impl Session {
             Vec::new(),
             Delivery::to(vec![Arc::clone(&routing) as Arc<dyn SpanProcessor>]),
             Some(routing),
-            crate::finished::scope(),
         );
         let provider = SdkTracerProvider::builder()
             .with_sampler(RoutingSampler(Arc::clone(&routes)))
