@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use maestro_trace::{span, TraceFutureExt as _};
-use maestro_trace_benches::Setup;
+use maestro_trace_benches::{cpu, Setup};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use tokio::runtime::Runtime;
@@ -337,7 +337,11 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// Every group again, in `rounds` rounds that each time the bare call and then the other
 /// variants right after it, the order rotated from round to round; prints each variant's median
-/// time per call and the median of its per-round ratio to the bare call.
+/// time per call and the median of its per-round ratio to the bare call, and the same for the
+/// CPU time per call of the calling thread and of the whole process (the calling thread, the
+/// SQLite worker, the batching and export threads; not redis-server, a process of its own).
+/// CPU time does not count the waits for another thread to wake up, which on an idle VM are most
+/// of a bare call's wall time.
 fn interleaved(rt: &Runtime, clients: &mut Clients, rounds: usize) {
     for (setup, label) in PIPELINES {
         let installed = setup.install();
@@ -345,34 +349,50 @@ fn interleaved(rt: &Runtime, clients: &mut Clients, rounds: usize) {
             let calls = system.calls_per_round();
             let variants = Variant::of(system, setup);
             let mut per_call = |variant| {
+                let (caller, process) = (cpu::caller_ns(), cpu::process_ns());
                 let elapsed = rt.block_on(clients.time(system, variant, calls));
-                elapsed.as_nanos() as f64 / calls as f64
+                let per_call = |ns: u64| ns as f64 / calls as f64;
+                [
+                    per_call(elapsed.as_nanos() as u64),
+                    per_call(cpu::caller_ns().saturating_sub(caller)),
+                    per_call(cpu::process_ns().saturating_sub(process)),
+                ]
             };
             // One round of warm-up, not kept.
             for &variant in variants {
                 per_call(variant);
             }
-            let mut times = vec![Vec::with_capacity(rounds); variants.len()];
-            let mut ratios = vec![Vec::with_capacity(rounds); variants.len()];
-            let mut round_times = vec![0.0; variants.len()];
-            for round in 0..rounds {
+            // [variant][wall, caller CPU, process CPU]: per call, and per-round ratios to bare.
+            let mut times = vec![[(); 3].map(|()| Vec::with_capacity(rounds)); variants.len()];
+            let mut ratios = times.clone();
+            let mut round = vec![[0.0; 3]; variants.len()];
+            for r in 0..rounds {
                 for k in 0..variants.len() {
-                    let i = (round + k) % variants.len();
-                    round_times[i] = per_call(variants[i]);
+                    let i = (r + k) % variants.len();
+                    round[i] = per_call(variants[i]);
                 }
-                for (i, &t) in round_times.iter().enumerate() {
-                    times[i].push(t);
-                    ratios[i].push(t / round_times[0]);
+                for (i, measured) in round.iter().enumerate() {
+                    for m in 0..3 {
+                        times[i][m].push(measured[m]);
+                        ratios[i][m].push(measured[m] / round[0][m].max(1.0));
+                    }
                 }
             }
             for (i, variant) in variants.iter().enumerate() {
+                let [wall, caller, process] =
+                    [0, 1, 2].map(|m| (median(&mut times[i][m]), median(&mut ratios[i][m])));
                 eprintln!(
-                    "interleaved {}_{label}/{}: {:.0} ns per call, {:.3}x bare \
+                    "interleaved {}_{label}/{}: {:.0} ns per call, {:.3}x bare; \
+                     caller CPU {:.0} ns, {:.3}x; process CPU {:.0} ns, {:.3}x \
                      (medians of {rounds} rounds of {calls} calls)",
                     system.name(),
                     variant.name(),
-                    median(&mut times[i]),
-                    median(&mut ratios[i]),
+                    wall.0,
+                    wall.1,
+                    caller.0,
+                    caller.1,
+                    process.0,
+                    process.1,
                 );
             }
         }

@@ -496,6 +496,37 @@ pub fn model() -> ModelAttrs {
 
 pub mod span_path;
 
+/// CPU time from the kernel's per-task accounting (`schedstat`, nanoseconds on CPU), which the
+/// counting rows read before and after a loop: the calling thread's, and every live thread's of
+/// this process (caller, batching and export threads, a driver's worker, a peer's collector).
+pub mod cpu {
+    use std::path::Path;
+
+    /// Nanoseconds on CPU of one task, from its `schedstat` (first field); 0 where unreadable.
+    fn schedstat_ns(path: &Path) -> u64 {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    }
+
+    /// CPU nanoseconds of the calling thread so far.
+    pub fn caller_ns() -> u64 {
+        schedstat_ns(Path::new("/proc/thread-self/schedstat"))
+    }
+
+    /// CPU nanoseconds of every live thread of this process so far.
+    pub fn process_ns() -> u64 {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return 0;
+        };
+        tasks
+            .filter_map(Result::ok)
+            .map(|task| schedstat_ns(&task.path().join("schedstat")))
+            .sum()
+    }
+}
+
 /// No instrumentation: what every other row is compared with.
 pub mod bare {
     use super::*;

@@ -24,6 +24,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use maestro_trace_benches::cpu::{caller_ns as caller_cpu_ns, process_ns as process_cpu_ns};
 use maestro_trace_benches::{model, spans_per_call, Installed, Setup, VARIANTS};
 
 struct Counting;
@@ -62,25 +63,6 @@ static GLOBAL: Counting = Counting;
 
 fn thread_allocations() -> u64 {
     THREAD_ALLOCATIONS.with(Cell::get)
-}
-
-/// Nanoseconds on CPU of one task, from its `schedstat` (first field).
-fn schedstat_ns(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// CPU nanoseconds of every live thread of this process.
-fn process_cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .filter_map(Result::ok)
-        .map(|task| schedstat_ns(&task.path().join("schedstat")))
-        .sum()
 }
 
 /// Minor page faults of the whole process so far (`/proc/self/stat`, field 10).
@@ -143,10 +125,6 @@ impl Meter {
             self.started.elapsed(),
         )
     }
-}
-
-fn caller_cpu_ns() -> u64 {
-    schedstat_ns(std::path::Path::new("/proc/thread-self/schedstat"))
 }
 
 /// Runs `calls` calls of `variant` on `installed`, with fastrace's roots where needed.

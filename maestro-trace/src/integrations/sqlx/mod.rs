@@ -84,6 +84,7 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use super::{shared, Parent};
 
+mod described;
 mod executor;
 mod statement;
 mod transaction;
@@ -210,32 +211,16 @@ impl Endpoint {
         sql: &str,
         parameterised: bool,
     ) -> opentelemetry::Context {
-        let summary = statement::summarize(sql);
-        let text = if parameterised {
-            Cow::Borrowed(sql)
-        } else {
-            statement::sanitize(sql)
-        };
-        let mut attributes = self.attributes(4);
-        attributes.push(KeyValue::new(DB_QUERY_TEXT, text.into_owned()));
-        let name = match summary {
-            statement::Summary {
-                operation: Some(operation),
-                collection,
-            } => {
-                attributes.push(KeyValue::new(DB_OPERATION_NAME, operation));
-                match collection {
-                    Some(collection) => {
-                        attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection.to_owned()));
-                        Cow::Owned(format!("{operation} {collection}"))
-                    }
-                    None => Cow::Borrowed(operation),
-                }
-            }
-            statement::Summary {
-                operation: None, ..
-            } => Cow::Borrowed(self.system),
-        };
+        let described = described::describe(sql, parameterised);
+        let mut attributes = self.attributes(3);
+        attributes.push(KeyValue::new(DB_QUERY_TEXT, described.text));
+        if let Some(operation) = described.operation {
+            attributes.push(KeyValue::new(DB_OPERATION_NAME, operation));
+        }
+        if let Some(collection) = described.collection {
+            attributes.push(KeyValue::new(DB_COLLECTION_NAME, collection));
+        }
+        let name = described.name.unwrap_or(Cow::Borrowed(self.system));
         parent.start(name, SpanKind::Client, attributes)
     }
 
