@@ -68,6 +68,12 @@
 //! nothing is allocated and the statement is not looked at. Long statements are cut by the
 //! configured [`SpanLimits::max_attribute_value_length`](crate::SpanLimits).
 //!
+//! A recorded statement's text is read once per thread: each thread remembers the name,
+//! operation, table and recorded text of up to 256 distinct statements of at most 4 KiB (and
+//! forgets them all when a 257th comes), and their spans share those strings instead of copying
+//! them. Span names made of an operation and a table (`SELECT models`) are kept for the life of
+//! the process, 1,024 distinct ones at most; past that, each span gets a copy of its own.
+//!
 //! sqlx 0.9 needs rustc 1.94, above the rest of the crate's minimum.
 
 use std::borrow::Cow;
