@@ -337,7 +337,7 @@ impl Span {
     fn end_in_place(&mut self) {
         if self.cx.is_some() {
             if let Some(cx) = self.take_own() {
-                end(cx);
+                end(&cx);
             }
         }
     }
@@ -355,21 +355,23 @@ impl Span {
     fn end_cancelled(&mut self) {
         if self.cx.is_some() {
             if let Some(cx) = self.take_own() {
-                cancel(cx);
+                cancel(&cx);
             }
         }
     }
 }
 
-/// Ends the span in `cx` (out of line: the disabled path stays a test of `None`).
+/// Ends the span in `cx` now, by the clock its start was read from (out of line: the disabled
+/// path stays a test of `None`). `SpanRef::end` would read the system clock instead: slower, and
+/// not the clock of the span's start.
 #[inline(never)]
-fn end(cx: Context) {
+pub(crate) fn end(cx: &Context) {
     cx.span().end_with_timestamp(clock::now());
 }
 
 /// Ends the span in `cx` with a `cancelled` event.
 #[inline(never)]
-fn cancel(cx: Context) {
+pub(crate) fn cancel(cx: &Context) {
     let span = cx.span();
     let now = clock::now();
     span.add_event_with_timestamp(CANCELLED_EVENT, now, Vec::new());

@@ -107,7 +107,11 @@ pin_project! {
                 span.resolve_route(None);
                 if let Some(cx) = span.cx() {
                     if !span.panicked.get() && !std::thread::panicking() {
-                        cx.span().add_event(crate::span::CANCELLED_EVENT, Vec::new());
+                        cx.span().add_event_with_timestamp(
+                            crate::span::CANCELLED_EVENT,
+                            crate::clock::now(),
+                            Vec::new(),
+                        );
                     }
                 }
                 span.finish();

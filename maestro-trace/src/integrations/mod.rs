@@ -19,7 +19,7 @@ use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use pin_project_lite::pin_project;
 
 use crate::pipeline::{self, Active};
-use crate::span::{error_chain, record_exception, CANCELLED_EVENT};
+use crate::span::{self, error_chain, record_exception};
 
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -99,9 +99,7 @@ pub(crate) fn record_failure<E: std::error::Error>(
 
 /// Ends the span in `cx` with a `cancelled` event: the call was dropped before it completed.
 fn end_cancelled(cx: &Context) {
-    let span = cx.span();
-    span.add_event(CANCELLED_EVENT, Vec::new());
-    span.end();
+    span::cancel(cx);
 }
 
 pin_project! {
@@ -153,7 +151,7 @@ impl<F: Future> Future for InClientSpan<F> {
         };
         if let Some(cx) = this.cx.take() {
             (this.record)(&output, &cx);
-            cx.span().end();
+            span::end(&cx);
         }
         Poll::Ready(output)
     }

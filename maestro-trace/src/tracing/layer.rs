@@ -244,7 +244,11 @@ where
         let error = (self.error_events_as_status && *level == Level::ERROR)
             .then(|| message.clone().unwrap_or_default());
         outside_bridge(|| {
-            span.add_event(event_name(message, event.metadata().name()), attributes);
+            span.add_event_with_timestamp(
+                event_name(message, event.metadata().name()),
+                crate::clock::now(),
+                attributes,
+            );
             if let Some(description) = error {
                 span.set_status(Status::error(description));
             }
@@ -291,7 +295,7 @@ where
         };
         let bridged = span.extensions_mut().remove::<Bridged>();
         if let Some(bridged) = bridged {
-            outside_bridge(|| bridged.cx.span().end());
+            outside_bridge(|| crate::span::end(&bridged.cx));
         }
     }
 }

@@ -202,13 +202,13 @@ where
             Some(Err(error)) => {
                 if let Some(cx) = this.cx.take() {
                     record_error(&cx, error);
-                    cx.span().end();
+                    crate::span::end(&cx);
                 }
             }
             None => {
                 if let Some(cx) = this.cx.take() {
                     set_returned_rows(&cx, *this.rows);
-                    cx.span().end();
+                    crate::span::end(&cx);
                 }
             }
         }
