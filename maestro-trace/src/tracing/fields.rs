@@ -7,6 +7,7 @@
 //! tracing-opentelemetry reads steer the span, any other is not recorded.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -140,10 +141,32 @@ impl FieldVisitor<'_> {
 }
 
 /// Formats `value` with `Debug` into a new string (what `%display` and `?debug` fields arrive as).
+///
+/// The text is written into this thread's scratch buffer first and then copied once into a
+/// string of its exact length: formatting into a new `String` grows it a few bytes at a time
+/// (a reallocation or two), and making the attribute value of it shrinks it again (one more).
 fn debug_text(value: &dyn fmt::Debug) -> String {
-    let mut text = String::new();
-    let _ = write!(text, "{value:?}");
-    text
+    thread_local! {
+        static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    /// Past this, the scratch buffer is not kept: one long value must not hold its memory.
+    const KEEP: usize = 4096;
+    let formatted = SCRATCH.try_with(|scratch| {
+        // Taken already: a `Debug` impl that logs is being formatted inside this one.
+        let mut scratch = scratch.try_borrow_mut().ok()?;
+        scratch.clear();
+        let _ = write!(scratch, "{value:?}");
+        let text = scratch.as_str().to_owned();
+        if scratch.capacity() > KEEP {
+            *scratch = String::new();
+        }
+        Some(text)
+    });
+    formatted.ok().flatten().unwrap_or_else(|| {
+        let mut text = String::new();
+        let _ = write!(text, "{value:?}");
+        text
+    })
 }
 
 /// `Visit` methods for values that keep their type (see [`AttributeValue`]).
@@ -191,6 +214,23 @@ pub(super) fn event_name(message: Option<String>, name: &'static str) -> Cow<'st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_values_are_exact_copies_even_when_formatting_nests() {
+        struct Nested;
+        impl fmt::Debug for Nested {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Formats a value of its own while the scratch buffer is taken.
+                write!(f, "outer({})", debug_text(&"inner"))
+            }
+        }
+        let text = debug_text(&Nested);
+        assert_eq!(text, r#"outer("inner")"#);
+        assert_eq!(text.capacity(), text.len(), "no slack to shrink away");
+        let long = "x".repeat(10_000);
+        assert_eq!(debug_text(&format_args!("{long}")), long);
+        assert_eq!(debug_text(&3.5), "3.5");
+    }
 
     #[test]
     fn steering_reads_codes_in_any_case() {
