@@ -53,7 +53,10 @@ pub(crate) struct Rare {
 }
 
 impl FinishedSpan {
-    /// A span of `span_context` starting at `start_time`, with nothing of [`Rare`] yet.
+    /// A span of `span_context` starting at `start_time`, with nothing of [`Rare`] but its
+    /// trace state yet. One struct expression, inlined: built where the caller puts it, not
+    /// moved there.
+    #[inline]
     pub(crate) fn new(
         span_context: &SpanContext,
         parent: Option<&SpanContext>,
@@ -63,7 +66,8 @@ impl FinishedSpan {
         attributes: Vec<KeyValue>,
         dropped_attributes_count: u32,
     ) -> FinishedSpan {
-        let mut span = FinishedSpan {
+        let trace_state = span_context.trace_state();
+        FinishedSpan {
             trace_id: span_context.trace_id(),
             span_id: span_context.span_id(),
             flags: span_context.trace_flags(),
@@ -77,12 +81,13 @@ impl FinishedSpan {
             dropped_attributes_count,
             events: SpanEvents::default(),
             status: Status::Unset,
-            rare: None,
-        };
-        if *span_context.trace_state() != TraceState::NONE {
-            span.rare().trace_state = span_context.trace_state().clone();
+            rare: (*trace_state != TraceState::NONE).then(|| {
+                Box::new(Rare {
+                    trace_state: trace_state.clone(),
+                    links: SpanLinks::default(),
+                })
+            }),
         }
-        span
     }
 
     /// Whether the span is sampled (exported), not only recorded.

@@ -182,20 +182,22 @@ impl ThreadSink {
             false,
             sampling.trace_state,
         );
-        let mut recording = Recording {
-            data: Some(self.data(builder, &span_context, parent, kind, sampling.attributes)),
+        if let Some(hook) = &self.on_start {
+            hook.on_start(&span_context, parent_cx);
+        }
+        // One expression, so the span is built where it is returned, not moved there.
+        Started::Recording(Recording {
+            data: Some(self.data(
+                builder,
+                &span_context,
+                parent,
+                kind,
+                sampling.attributes,
+                parent_cx,
+            )),
             span_context,
             sink: Arc::clone(self),
-        };
-        if !self.baggage_keys.is_empty() {
-            for attribute in baggage_attributes(&self.baggage_keys, parent_cx) {
-                opentelemetry::trace::Span::set_attribute(&mut recording, attribute);
-            }
-        }
-        if let Some(hook) = &self.on_start {
-            hook.on_start(&recording.span_context, parent_cx);
-        }
-        Started::Recording(recording)
+        })
     }
 }
 
@@ -208,7 +210,11 @@ impl std::ops::Deref for ThreadSink {
 }
 
 impl Sink {
-    /// The data of a recording span, with the span limits applied as the SDK applies them.
+    /// The data of a recording span, with the span limits applied as the SDK applies them: the
+    /// builder's attributes, then the sampler's, then the configured baggage entries of
+    /// `parent_cx` (what the SDK's baggage processor sets at start), the first of them up to
+    /// the limit kept and the rest counted as dropped.
+    #[inline]
     fn data(
         &self,
         builder: SpanBuilder,
@@ -216,6 +222,7 @@ impl Sink {
         parent: Option<&SpanContext>,
         kind: SpanKind,
         sampler_attributes: Vec<KeyValue>,
+        parent_cx: &Context,
     ) -> FinishedSpan {
         let SpanBuilder {
             name,
@@ -229,6 +236,9 @@ impl Sink {
         let mut attributes = attributes.unwrap_or_default();
         if !sampler_attributes.is_empty() {
             attributes.extend(sampler_attributes);
+        }
+        if !self.baggage_keys.is_empty() {
+            attributes.extend(baggage_attributes(&self.baggage_keys, parent_cx));
         }
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;

@@ -88,6 +88,17 @@ fn is_entered(id: &Id) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether span `id` is the bridged span entered last on this thread.
+fn is_innermost_entered(id: &Id) -> bool {
+    ENTERED
+        .try_with(|entered| {
+            entered
+                .try_borrow()
+                .is_ok_and(|e| e.last().is_some_and(|(last, _)| last == id))
+        })
+        .unwrap_or(false)
+}
+
 /// The context of the nearest span from `span` up (itself first) that the bridge started,
 /// with that span's id. Spans this layer's filter drops are skipped by the registry's walk.
 pub(super) fn nearest_bridged<'a, S>(span: SpanRef<'a, S>) -> Option<(Id, Context)>
@@ -107,6 +118,16 @@ fn parent_context<S>(parent: Option<SpanRef<'_, S>>, contextual: bool) -> Contex
 where
     S: for<'l> LookupSpan<'l>,
 {
+    // The common case of nested spans, without reading the parent's extensions: the parent is
+    // the bridged span entered last on this thread, so the current context is its own or one
+    // nested inside it.
+    if contextual
+        && parent
+            .as_ref()
+            .is_some_and(|p| is_innermost_entered(&p.id()))
+    {
+        return Context::current();
+    }
     match parent.and_then(nearest_bridged) {
         // Entered here: whatever is current (a `#[traced]` span inside it, or itself) is nearer.
         Some((id, _)) if contextual && is_entered(&id) => Context::current(),
