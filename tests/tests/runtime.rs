@@ -1000,3 +1000,44 @@ fn init_installs_the_configured_propagators_globally() {
     );
     drop(guard);
 }
+
+#[test]
+fn baggage_attributes_count_against_the_span_limit_after_the_spans_own() {
+    let _serial = serial();
+    let exporter = Recorded::default();
+    let guard = init(
+        TracingConfig::default()
+            .span_exporter(exporter.clone())
+            .span_limits(maestro_trace::SpanLimits {
+                max_attributes_per_span: 2,
+                ..maestro_trace::SpanLimits::default()
+            })
+            .baggage_span_attributes(["tenant.id"]),
+    )
+    .expect("init");
+    maestro_trace::baggage::with(&[("tenant.id", "tenant-123")], || {
+        span!("fits", model = "bert").in_scope(|| {});
+        span!("full", model = "bert", version = 3).in_scope(|| {});
+    })
+    .expect("valid baggage");
+    guard.shutdown().expect("flush");
+
+    let spans = exporter.spans();
+    let span = |name: &str| match spans.iter().find(|s| s.name == name) {
+        Some(span) => span,
+        None => panic!("no span {name} in {spans:?}"),
+    };
+    let keys = |name: &str| -> Vec<String> {
+        span(name)
+            .attributes
+            .iter()
+            .map(|kv| kv.key.to_string())
+            .collect()
+    };
+    // The span's own attributes first, then the baggage entry while there is room.
+    assert_eq!(keys("fits"), ["model", "tenant.id"]);
+    assert_eq!(span("fits").dropped_attributes_count, 0);
+    // No room left: the baggage entry is the one dropped, and counted.
+    assert_eq!(keys("full"), ["model", "version"]);
+    assert_eq!(span("full").dropped_attributes_count, 1);
+}
