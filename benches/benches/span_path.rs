@@ -57,7 +57,7 @@ fn contexts(c: &mut Criterion) {
     });
     group.bench_function("with_span_handle_attach", |b| {
         b.iter(|| {
-            let cx = Context::current().with_span(span_path::Handle(span_context.clone()));
+            let cx = Context::current().with_span(span_path::Handle::new(span_context.clone()));
             drop(black_box(cx.attach()))
         })
     });
@@ -68,7 +68,7 @@ fn contexts(c: &mut Criterion) {
     group.bench_function("with_span_sized_attach_end", |b| {
         b.iter(|| {
             let cx =
-                Context::current().with_span(span_path::SizedHandle::new(span_context.clone()));
+                Context::current().with_span(span_path::SizedHandle::sized(span_context.clone()));
             let guard = cx.attach();
             Context::map_current(|cx| cx.span().end_with_timestamp(SystemTime::UNIX_EPOCH));
             drop(black_box(guard));

@@ -209,55 +209,43 @@ fn value(value: CompactValue, text: &str) -> Value {
     }
 }
 
-/// The smallest value the raw API accepts as a span in a `Context`: a span context and no
-/// state (what a compact span would hand to `Context::with_span`).
+/// A span value for the raw API's `Context` that does no span work: a span context and a record
+/// of `R` that its end moves out (as a real span hands its record on).
+///
+/// `Handle` (no record: 64 bytes) is the smallest value `Context::with_span` accepts, what a
+/// compact span would hand it; [`SizedHandle`] is as large as maestro-trace's own recording
+/// span, to measure what the context costs a span of that size.
 #[derive(Debug)]
-pub struct Handle(pub SpanContext);
-
-impl opentelemetry::trace::Span for Handle {
-    fn add_event_with_timestamp<T>(&mut self, _: T, _: SystemTime, _: Vec<KeyValue>)
-    where
-        T: Into<Cow<'static, str>>,
-    {
-    }
-    fn span_context(&self) -> &SpanContext {
-        &self.0
-    }
-    fn is_recording(&self) -> bool {
-        true
-    }
-    fn set_attribute(&mut self, _: KeyValue) {}
-    fn set_status(&mut self, _: Status) {}
-    fn update_name<T>(&mut self, _: T)
-    where
-        T: Into<Cow<'static, str>>,
-    {
-    }
-    fn add_link(&mut self, _: SpanContext, _: Vec<KeyValue>) {}
-    fn end_with_timestamp(&mut self, _: SystemTime) {}
-}
-
-/// A span value as large as maestro-trace's own recording span (272 bytes: its span context,
-/// its 192-byte record, a pointer to its pipeline), whose end moves the record out as the real
-/// one does; what the raw API's `Context` costs a span of that size, with no span work at all.
-#[derive(Debug)]
-pub struct SizedHandle {
+pub struct Handle<R = ()> {
     span_context: SpanContext,
-    record: Option<[u64; 24]>,
-    _sink: usize,
+    record: Option<R>,
 }
 
-impl SizedHandle {
-    pub fn new(span_context: SpanContext) -> SizedHandle {
-        SizedHandle {
+/// As large as maestro-trace's recording span (272 bytes: its span context, its 192-byte record
+/// and a pointer to its pipeline).
+pub type SizedHandle = Handle<[u64; 25]>;
+
+const _: () = assert!(std::mem::size_of::<SizedHandle>() == 272);
+
+impl Handle {
+    pub fn new(span_context: SpanContext) -> Handle {
+        Handle {
             span_context,
-            record: Some([0; 24]),
-            _sink: 0,
+            record: Some(()),
         }
     }
 }
 
-impl opentelemetry::trace::Span for SizedHandle {
+impl SizedHandle {
+    pub fn sized(span_context: SpanContext) -> SizedHandle {
+        Handle {
+            span_context,
+            record: Some([0; 25]),
+        }
+    }
+}
+
+impl<R: std::fmt::Debug + Send + Sync + 'static> opentelemetry::trace::Span for Handle<R> {
     fn add_event_with_timestamp<T>(&mut self, _: T, _: SystemTime, _: Vec<KeyValue>)
     where
         T: Into<Cow<'static, str>>,

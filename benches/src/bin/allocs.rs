@@ -199,7 +199,7 @@ fn prototype(calls: u64) {
             drop(black_box(cx.attach()));
         });
         let handle = allocations_per_run(10_000, || {
-            let cx = Context::current().with_span(span_path::Handle(sc.clone()));
+            let cx = Context::current().with_span(span_path::Handle::new(sc.clone()));
             drop(black_box(cx.attach()));
         });
         println!(
