@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
+use crate::finished::{self, Attribute};
+
 /// A value that can be recorded as a span attribute.
 ///
 /// Implemented for `&str`, `String`, the integer and float types, `bool`, slices and `Vec`s of
@@ -51,6 +53,22 @@ use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 pub trait AttributeValue {
     /// The OpenTelemetry value, or `None` when nothing should be recorded (an empty `Option`).
     fn to_value(&self) -> Option<Value>;
+
+    /// The value's text when it is a string: a span copies it into its own buffer instead of
+    /// making a `Value` of it (which allocates). Implemented by the string types only.
+    #[doc(hidden)]
+    fn as_text(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// `value` under `key` as a span of ours records it (a short string copied into the attribute,
+/// any other value as its `Value`); `None` when nothing should be recorded.
+pub(crate) fn attribute<V: AttributeValue + ?Sized>(key: Key, value: &V) -> Option<Attribute> {
+    match value.as_text() {
+        Some(text) if text.len() <= finished::SHORT => Some(Attribute::text(key, text)),
+        _ => value.to_value().map(|value| Attribute::new(key, value)),
+    }
 }
 
 /// An element type of an array attribute (`&[T]`, `Vec<T>`).
@@ -112,26 +130,27 @@ pub trait RecordArg {
 /// Collects the attributes that a value records, in order; handed to [`SpanAttributes`].
 #[derive(Debug)]
 pub struct Recorder<'a> {
-    out: &'a mut Vec<KeyValue>,
+    out: &'a mut Vec<Attribute>,
 }
 
 impl<'a> Recorder<'a> {
-    pub(crate) fn new(out: &'a mut Vec<KeyValue>) -> Self {
+    pub(crate) fn new(out: &'a mut Vec<Attribute>) -> Self {
         Recorder { out }
     }
 
     /// Records `value` under `key`; an empty `Option` records nothing.
     pub fn attr<V: AttributeValue + ?Sized>(&mut self, key: &'static str, value: &V) {
-        if let Some(value) = value.to_value() {
-            self.out
-                .push(KeyValue::new(Key::from_static_str(key), value));
+        if let Some(attribute) = attribute(Key::from_static_str(key), value) {
+            self.out.push(attribute);
         }
     }
 
     /// Records a `'static` string under `key` (no copy of the string).
     pub(crate) fn attr_static(&mut self, key: &'static str, value: &'static str) {
-        self.out
-            .push(KeyValue::new(Key::from_static_str(key), Value::from(value)));
+        self.out.push(Attribute::new(
+            Key::from_static_str(key),
+            Value::from(value),
+        ));
     }
 
     /// Records every attribute of a `#[span_attrs]` struct.
@@ -152,12 +171,16 @@ impl<'a> Recorder<'a> {
 pub fn attributes_of<A: SpanAttributes + ?Sized>(group: &A) -> Vec<KeyValue> {
     let mut out = Vec::new();
     Recorder::new(&mut out).attrs(group);
-    out
+    finished::key_values(out)
 }
 
 impl<T: AttributeValue + ?Sized> AttributeValue for &T {
     fn to_value(&self) -> Option<Value> {
         (**self).to_value()
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        (**self).as_text()
     }
 }
 
@@ -165,11 +188,19 @@ impl<T: AttributeValue + ?Sized> AttributeValue for &mut T {
     fn to_value(&self) -> Option<Value> {
         (**self).to_value()
     }
+
+    fn as_text(&self) -> Option<&str> {
+        (**self).as_text()
+    }
 }
 
 impl<T: AttributeValue> AttributeValue for Option<T> {
     fn to_value(&self) -> Option<Value> {
         self.as_ref().and_then(AttributeValue::to_value)
+    }
+
+    fn as_text(&self) -> Option<&str> {
+        self.as_ref().and_then(AttributeValue::as_text)
     }
 }
 
@@ -177,29 +208,35 @@ impl AttributeValue for str {
     fn to_value(&self) -> Option<Value> {
         Some(Value::String(StringValue::from(self.to_owned())))
     }
-}
 
-impl AttributeValue for String {
-    fn to_value(&self) -> Option<Value> {
-        self.as_str().to_value()
+    fn as_text(&self) -> Option<&str> {
+        Some(self)
     }
 }
 
-impl AttributeValue for Cow<'_, str> {
-    fn to_value(&self) -> Option<Value> {
-        (**self).to_value()
-    }
+/// The string types forward to `str`, except `Arc<str>`'s `Value`, which shares the string.
+macro_rules! string_type {
+    ($($t:ty),*) => {$(
+        impl AttributeValue for $t {
+            fn to_value(&self) -> Option<Value> {
+                (**self).to_value()
+            }
+
+            fn as_text(&self) -> Option<&str> {
+                Some(self)
+            }
+        }
+    )*};
 }
+string_type!(String, Cow<'_, str>, Rc<str>);
 
 impl AttributeValue for Arc<str> {
     fn to_value(&self) -> Option<Value> {
         Some(Value::String(StringValue::from(Arc::clone(self))))
     }
-}
 
-impl AttributeValue for Rc<str> {
-    fn to_value(&self) -> Option<Value> {
-        (**self).to_value()
+    fn as_text(&self) -> Option<&str> {
+        Some(self)
     }
 }
 

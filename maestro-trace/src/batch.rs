@@ -48,7 +48,7 @@ use opentelemetry_sdk::Resource;
 use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use crate::diagnostics::COUNTERS;
-use crate::finished::FinishedSpan;
+use crate::finished::{Attribute, FinishedSpan};
 use crate::processor::truncate_span;
 
 /// Batch export settings: how many spans wait, for how long, and how long one export may take.
@@ -106,18 +106,86 @@ enum Queued {
 /// that a slot, and each move of a span into it, is the size of its kind (192 bytes for ours,
 /// 352 for the SDK's). A thread's ring of a kind is made when it first ends a span of that kind.
 trait Ringed: Sized + Send + 'static {
+    /// The batching thread's end of a thread's ring of this kind.
+    type Reader: Reader<Span = Self>;
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>>;
-    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>>;
+    fn readers(shared: &Shared) -> &Mutex<Vec<Self::Reader>>;
+    /// A new ring of `size` spans for `lane`'s thread: its writing end and its reading end.
+    fn ring(lane: &mut Lane, size: usize) -> (Producer<Self>, Self::Reader);
+    /// After a span was pushed onto `lane`'s ring.
+    fn pushed(_lane: &mut Lane) {}
     fn queued(self) -> Queued;
 }
 
+/// The batching thread's end of one thread's ring.
+trait Reader: Send {
+    type Span;
+    /// The next span, ready for its `SpanData` to be made.
+    fn next(&mut self) -> Option<Self::Span>;
+    /// Whether the thread has exited (dropped its end).
+    fn is_abandoned(&self) -> bool;
+}
+
+/// One thread's ring of our spans, and the ring on which the batching thread sends their
+/// attribute buffers back to it, emptied (see `crate::finished`).
+#[derive(Debug)]
+struct OursReader {
+    spans: Consumer<FinishedSpan>,
+    spares: Producer<Vec<Attribute>>,
+}
+
+impl Reader for OursReader {
+    type Span = FinishedSpan;
+
+    fn next(&mut self) -> Option<FinishedSpan> {
+        let mut span = self.spans.pop().ok()?;
+        if let Some(buffer) = span.detach_attributes() {
+            // A full ring: the thread has not used the spares sent before; this one is freed.
+            let _ = self.spares.push(buffer);
+        }
+        Some(span)
+    }
+
+    fn is_abandoned(&self) -> bool {
+        self.spans.is_abandoned()
+    }
+}
+
+impl Reader for Consumer<SpanData> {
+    type Span = SpanData;
+
+    fn next(&mut self) -> Option<SpanData> {
+        self.pop().ok()
+    }
+
+    fn is_abandoned(&self) -> bool {
+        Consumer::is_abandoned(self)
+    }
+}
+
 impl Ringed for FinishedSpan {
+    type Reader = OursReader;
+
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>> {
         &mut lane.ours
     }
 
-    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>> {
+    fn readers(shared: &Shared) -> &Mutex<Vec<OursReader>> {
         &shared.ours
+    }
+
+    fn ring(lane: &mut Lane, size: usize) -> (Producer<Self>, OursReader) {
+        let (ring, spans) = RingBuffer::new(size);
+        let (spares, returned) = RingBuffer::new(size);
+        lane.spares = Some(returned);
+        (ring, OursReader { spans, spares })
+    }
+
+    /// Takes the buffers sent back as this thread's spares, when it is short of them.
+    fn pushed(lane: &mut Lane) {
+        if let Some(returned) = &mut lane.spares {
+            crate::finished::restock(|| returned.pop().ok());
+        }
     }
 
     fn queued(self) -> Queued {
@@ -126,12 +194,18 @@ impl Ringed for FinishedSpan {
 }
 
 impl Ringed for SpanData {
+    type Reader = Consumer<SpanData>;
+
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>> {
         &mut lane.sdk
     }
 
-    fn consumers(shared: &Shared) -> &Mutex<Vec<Consumer<Self>>> {
+    fn readers(shared: &Shared) -> &Mutex<Vec<Consumer<SpanData>>> {
         &shared.sdk
+    }
+
+    fn ring(_lane: &mut Lane, size: usize) -> (Producer<Self>, Consumer<SpanData>) {
+        RingBuffer::new(size)
     }
 
     fn queued(self) -> Queued {
@@ -187,7 +261,7 @@ struct Shared {
     /// Spans taken from the rings and not yet exported or dropped.
     unresolved: Unresolved,
     /// The reading end of every thread's ring of our spans.
-    ours: Mutex<Vec<Consumer<FinishedSpan>>>,
+    ours: Mutex<Vec<OursReader>>,
     /// The reading end of every thread's ring of the raw SDK's spans.
     sdk: Mutex<Vec<Consumer<SpanData>>>,
     /// The instrumentation scope of our spans, added to each as its `SpanData` is made.
@@ -200,6 +274,8 @@ struct Shared {
 struct Lane {
     id: u64,
     ours: Option<Producer<FinishedSpan>>,
+    /// Where the batching thread sends this thread's attribute buffers back.
+    spares: Option<Consumer<Vec<Attribute>>>,
     sdk: Option<Producer<SpanData>>,
     /// Spans pushed since this thread last signalled.
     unsignalled: usize,
@@ -242,6 +318,7 @@ impl Shared {
                         lanes.push(Lane {
                             id: self.id,
                             ours: None,
+                            spares: None,
                             sdk: None,
                             unsignalled: 0,
                         });
@@ -249,15 +326,17 @@ impl Shared {
                     }
                 };
                 let lane = &mut lanes[index];
-                let ring = T::producer(lane).get_or_insert_with(|| {
-                    let (ring, reader) = RingBuffer::new(self.ring);
-                    lock(T::consumers(self)).push(reader);
-                    ring
-                });
+                if T::producer(lane).is_none() {
+                    let (ring, reader) = T::ring(lane, self.ring);
+                    lock(T::readers(self)).push(reader);
+                    *T::producer(lane) = Some(ring);
+                }
+                let ring = T::producer(lane).as_mut()?;
                 let taken = span.take()?;
                 let pushed = ring.push(taken);
                 Some(match pushed {
                     Ok(()) => {
+                        T::pushed(lane);
                         lane.unsignalled += 1;
                         let signal = lane.unsignalled >= self.chunk;
                         if signal {
@@ -340,13 +419,13 @@ impl Taken {
 
 /// Moves the spans of every ring in `rings` into `out`, forgetting the rings of threads that
 /// have exited once they are empty; returns how many it moved.
-fn drain_rings<T>(rings: &Mutex<Vec<Consumer<T>>>, out: &mut Vec<T>) -> usize {
+fn drain_rings<R: Reader>(rings: &Mutex<Vec<R>>, out: &mut Vec<R::Span>) -> usize {
     let before = out.len();
     lock(rings).retain_mut(|ring| {
         // Abandoned first: a thread that exits after this loop pushed its last spans before,
         // and the ring is kept until a later call has emptied it.
         let abandoned = ring.is_abandoned();
-        while let Ok(span) = ring.pop() {
+        while let Some(span) = ring.next() {
             out.push(span);
         }
         !abandoned

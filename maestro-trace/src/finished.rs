@@ -7,14 +7,23 @@
 //! Behind our batch processor the conversion to `SpanData` happens on its batching thread, so
 //! the thread that ended the span moves 192 bytes once and clones nothing; with any other
 //! processor (the console, the test capture) it happens where the span ends.
+//!
+//! Attributes ([`Attribute`]) are recorded into a buffer the thread takes from its spares
+//! ([`buffer`]), strings of up to [`SHORT`] bytes copied into the attribute itself. The batching
+//! thread copies them out ([`FinishedSpan::detach_attributes`]: the exporters' strings and
+//! vector are made there) and sends the emptied buffer back to the thread that ended the span,
+//! so a span's attributes cost its thread no allocation and no free once it has spares: the
+//! allocator's locks, which an allocation on one thread and its free on the export thread both
+//! take, stay off the calling thread (`docs/span-path.md`, 2.1).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
 };
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 
 /// The instrumentation scope of our spans.
@@ -38,7 +47,7 @@ pub(crate) struct FinishedSpan {
     pub(crate) start_time: SystemTime,
     /// The start time until the span ends.
     pub(crate) end_time: SystemTime,
-    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) attributes: Vec<Attribute>,
     pub(crate) dropped_attributes_count: u32,
     pub(crate) events: SpanEvents,
     pub(crate) status: Status,
@@ -63,7 +72,7 @@ impl FinishedSpan {
         kind: SpanKind,
         name: Cow<'static, str>,
         start_time: SystemTime,
-        attributes: Vec<KeyValue>,
+        attributes: Vec<Attribute>,
         dropped_attributes_count: u32,
     ) -> FinishedSpan {
         let trace_state = span_context.trace_state();
@@ -100,6 +109,20 @@ impl FinishedSpan {
         self.rare.get_or_insert_with(Box::default)
     }
 
+    /// Copies the span's attributes into a vector of their own, allocated here, their short
+    /// strings made into the exporters' strings, and returns the buffer they were recorded in,
+    /// emptied, to be used again by the thread that recorded them (`None`: the span had no
+    /// buffer, or one too large to keep).
+    pub(crate) fn detach_attributes(&mut self) -> Option<Vec<Attribute>> {
+        let capacity = self.attributes.capacity();
+        if capacity == 0 {
+            return None;
+        }
+        let detached = self.attributes.drain(..).map(Attribute::owned).collect();
+        let recorded = std::mem::replace(&mut self.attributes, detached);
+        (capacity <= KEPT_CAPACITY).then_some(recorded)
+    }
+
     /// The span's `SpanData`, field by field what the SDK's span would have made, with `scope`.
     pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
         let Rare { trace_state, links } = self.rare.map(|rare| *rare).unwrap_or_default();
@@ -117,7 +140,7 @@ impl FinishedSpan {
             name: self.name,
             start_time: self.start_time,
             end_time: self.end_time,
-            attributes: self.attributes,
+            attributes: key_values(self.attributes),
             dropped_attributes_count: self.dropped_attributes_count,
             events: self.events,
             links,
@@ -125,6 +148,148 @@ impl FinishedSpan {
             instrumentation_scope: scope.clone(),
         }
     }
+}
+
+/// The longest string an [`Attribute`] holds inline, in bytes: what fits beside the length in
+/// the space of an OpenTelemetry `Value` (32 bytes), so an attribute takes a `KeyValue`'s 56.
+pub(crate) const SHORT: usize = 23;
+
+/// A buffer of attributes of more than this capacity is not used again (its memory is freed).
+const KEPT_CAPACITY: usize = 64;
+
+/// The emptied buffers a thread keeps at most.
+const SPARES: usize = 32;
+
+/// One attribute of a span of ours: its key, and its value as OpenTelemetry has it or, for a
+/// string of up to [`SHORT`] bytes, copied inline. The size and alignment of a `KeyValue`, so a
+/// vector of either turns into the other in place (no allocation).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Attribute {
+    key: Key,
+    value: Recorded,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Recorded {
+    Value(Value),
+    Short { len: u8, bytes: [u8; SHORT] },
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<Attribute>() == std::mem::size_of::<KeyValue>());
+    assert!(std::mem::align_of::<Attribute>() == std::mem::align_of::<KeyValue>());
+};
+
+impl Attribute {
+    /// `key` with `value` as OpenTelemetry has it.
+    pub(crate) fn new(key: Key, value: Value) -> Attribute {
+        Attribute {
+            key,
+            value: Recorded::Value(value),
+        }
+    }
+
+    /// `key` with the string `text`: copied inline when it is short, else into a string of its
+    /// own.
+    pub(crate) fn text(key: Key, text: &str) -> Attribute {
+        let value = match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= SHORT => {
+                let mut bytes = [0; SHORT];
+                bytes[..text.len()].copy_from_slice(text.as_bytes());
+                Recorded::Short { len, bytes }
+            }
+            _ => Recorded::Value(Value::String(StringValue::from(text.to_owned()))),
+        };
+        Attribute { key, value }
+    }
+
+    /// The attribute as OpenTelemetry has it (a short string becomes a string of its own).
+    pub(crate) fn into_key_value(self) -> KeyValue {
+        let value = match self.value {
+            Recorded::Value(value) => value,
+            Recorded::Short { len, bytes } => {
+                Value::String(StringValue::from(short_str(len, &bytes).to_owned()))
+            }
+        };
+        KeyValue::new(self.key, value)
+    }
+
+    /// The attribute with a short string made into a string of its own.
+    fn owned(self) -> Attribute {
+        match self.value {
+            Recorded::Value(_) => self,
+            Recorded::Short { .. } => {
+                let KeyValue { key, value, .. } = self.into_key_value();
+                Attribute::new(key, value)
+            }
+        }
+    }
+}
+
+/// The text of a short string; `bytes[..len]` is always the UTF-8 `Attribute::text` copied.
+fn short_str(len: u8, bytes: &[u8; SHORT]) -> &str {
+    let bytes = &bytes[..usize::from(len).min(SHORT)];
+    // Written only from a `&str`, cut at its own length: never invalid.
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+impl From<KeyValue> for Attribute {
+    fn from(kv: KeyValue) -> Attribute {
+        Attribute::new(kv.key, kv.value)
+    }
+}
+
+/// `attributes` as OpenTelemetry has them, in the same allocation.
+pub(crate) fn key_values(attributes: Vec<Attribute>) -> Vec<KeyValue> {
+    attributes
+        .into_iter()
+        .map(Attribute::into_key_value)
+        .collect()
+}
+
+/// `attributes` as a span of ours records them, in the same allocation.
+pub(crate) fn attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
+    attributes.into_iter().map(Attribute::from).collect()
+}
+
+thread_local! {
+    /// Emptied attribute buffers, back from the batching thread (or never sent to it).
+    static SPARE: RefCell<Vec<Vec<Attribute>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer for at least `capacity` attributes: one of this thread's spares if it has one
+/// (no allocation while it is large enough), else a new one.
+pub(crate) fn buffer(capacity: usize) -> Vec<Attribute> {
+    let spare = SPARE
+        .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut buffer) => {
+            buffer.reserve(capacity);
+            buffer
+        }
+        None => Vec::with_capacity(capacity),
+    }
+}
+
+/// When this thread is short of spare buffers (under half of [`SPARES`]), keeps the emptied
+/// buffers `next` yields as its spares, while it has room for them.
+pub(crate) fn restock(mut next: impl FnMut() -> Option<Vec<Attribute>>) {
+    let _ = SPARE.try_with(|spare| {
+        let Ok(mut spare) = spare.try_borrow_mut() else {
+            return;
+        };
+        if spare.len() >= SPARES / 2 {
+            return;
+        }
+        while spare.len() < SPARES {
+            match next() {
+                Some(buffer) => spare.push(buffer),
+                None => break,
+            }
+        }
+    });
 }
 
 #[cfg(test)]
@@ -136,5 +301,112 @@ mod tests {
     fn a_span_takes_192_bytes() {
         assert_eq!(std::mem::size_of::<FinishedSpan>(), 192);
         assert_eq!(std::mem::size_of::<Option<FinishedSpan>>(), 192);
+    }
+
+    fn recorded() -> Vec<Attribute> {
+        let mut attributes = Vec::with_capacity(8);
+        attributes.push(Attribute::text(Key::from_static_str("short"), "resnet50"));
+        attributes.push(Attribute::text(
+            Key::from_static_str("limit"),
+            &"x".repeat(SHORT),
+        ));
+        attributes.push(Attribute::text(
+            Key::from_static_str("long"),
+            &"y".repeat(SHORT + 1),
+        ));
+        attributes.push(Attribute::text(Key::from_static_str("empty"), ""));
+        attributes.push(Attribute::from(KeyValue::new("count", 3_i64)));
+        attributes
+    }
+
+    fn expected() -> Vec<KeyValue> {
+        vec![
+            KeyValue::new("short", "resnet50"),
+            KeyValue::new("limit", "x".repeat(SHORT)),
+            KeyValue::new("long", "y".repeat(SHORT + 1)),
+            KeyValue::new("empty", ""),
+            KeyValue::new("count", 3_i64),
+        ]
+    }
+
+    #[test]
+    fn strings_up_to_the_limit_are_inline_and_come_out_as_they_went_in() {
+        let attributes = recorded();
+        assert!(matches!(attributes[1].value, Recorded::Short { .. }));
+        assert!(matches!(attributes[2].value, Recorded::Value(_)));
+        let buffer = attributes.as_ptr() as usize;
+        let converted = key_values(attributes);
+        assert_eq!(converted, expected());
+        assert_eq!(converted.as_ptr() as usize, buffer, "converted in place");
+        let back = super::attributes(converted);
+        assert_eq!(back.as_ptr() as usize, buffer, "and back, in place");
+    }
+
+    #[test]
+    fn detaching_leaves_the_values_and_returns_the_buffer_emptied() {
+        let span_context = SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(2),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let attributes = recorded();
+        let buffer = attributes.as_ptr() as usize;
+        let mut span = FinishedSpan::new(
+            &span_context,
+            None,
+            SpanKind::Internal,
+            Cow::Borrowed("detached"),
+            SystemTime::now(),
+            attributes,
+            0,
+        );
+        let returned = span.detach_attributes().expect("a buffer to return");
+        assert!(returned.is_empty());
+        assert_eq!(returned.capacity(), 8);
+        assert_eq!(
+            returned.as_ptr() as usize,
+            buffer,
+            "the recorded buffer itself"
+        );
+        assert!(span
+            .attributes
+            .iter()
+            .all(|attribute| matches!(attribute.value, Recorded::Value(_))));
+        let data = span.into_span_data(&scope());
+        assert_eq!(data.attributes, expected());
+        // A span without attributes has no buffer to return; an oversized one is not kept.
+        let mut bare = FinishedSpan::new(
+            &span_context,
+            None,
+            SpanKind::Internal,
+            Cow::Borrowed("bare"),
+            SystemTime::now(),
+            Vec::new(),
+            0,
+        );
+        assert!(bare.detach_attributes().is_none());
+        bare.attributes = Vec::with_capacity(KEPT_CAPACITY + 1);
+        assert!(bare.detach_attributes().is_none());
+    }
+
+    #[test]
+    fn spares_are_kept_up_to_the_limit_and_handed_out_again() {
+        let mut returned: Vec<Vec<Attribute>> = (0..SPARES + 4).map(|_| recorded()).collect();
+        for buffer in &mut returned {
+            buffer.clear();
+        }
+        let first = returned[0].as_ptr() as usize;
+        returned.reverse();
+        restock(|| returned.pop());
+        assert_eq!(returned.len(), 4, "the rest is left where it was");
+        let kept: Vec<Vec<Attribute>> = (0..SPARES).map(|_| buffer(4)).collect();
+        assert!(kept.iter().any(|buffer| buffer.as_ptr() as usize == first));
+        assert!(kept
+            .iter()
+            .all(|buffer| buffer.capacity() == 8 && buffer.is_empty()));
+        // None left: a new buffer.
+        assert_eq!(buffer(2).capacity(), 2);
     }
 }

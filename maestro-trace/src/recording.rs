@@ -5,7 +5,7 @@
 //!
 //! What it skips of the SDK's path: the tracer's two reference counts per span, the provider's
 //! lookups, a sampler call when the pipeline's configuration already decides
-//! ([`Sink::build_decided`]), the processors' `on_start` calls none of ours needs, and, behind
+//! ([`ThreadSink::build`]), the processors' `on_start` calls none of ours needs, and, behind
 //! our batch processor, making the `SpanData` on the thread that ends the span: the span is a
 //! [`FinishedSpan`] (192 bytes), converted on the batching thread. What it keeps, field by
 //! field: the ids
@@ -34,7 +34,7 @@ use opentelemetry_sdk::Resource;
 
 use crate::batch::BatchProcessor;
 use crate::clock;
-use crate::finished::FinishedSpan;
+use crate::finished::{self, Attribute, FinishedSpan};
 use crate::processor::baggage_attributes;
 
 /// Told of every recording span at its start (the test capture routes spans by it).
@@ -128,15 +128,13 @@ impl ThreadSink {
     }
 
     /// Builds the span `builder` describes under `parent_cx`, exactly as the SDK's
-    /// `Tracer::build_with_context` does (ids, sampling, limits).
-    pub(crate) fn build(self: &Arc<Self>, builder: SpanBuilder, parent_cx: &Context) -> Started {
-        self.build_decided(builder, parent_cx, None)
-    }
-
-    /// [`ThreadSink::build`], with the sampler's decision taken before when `decided` is given.
-    pub(crate) fn build_decided(
+    /// `Tracer::build_with_context` does (ids, sampling, limits), with the attributes
+    /// `recorded` as ours before the builder's, and the sampler's decision taken before when
+    /// `decided` is given.
+    pub(crate) fn build(
         self: &Arc<Self>,
         mut builder: SpanBuilder,
+        recorded: Vec<Attribute>,
         parent_cx: &Context,
         decided: Option<SamplingResult>,
     ) -> Started {
@@ -152,12 +150,26 @@ impl ThreadSink {
         };
         let kind = builder.span_kind.take().unwrap_or(SpanKind::Internal);
         let sampling = decided.unwrap_or_else(|| {
+            // The sampler sees every attribute the span starts with, as OpenTelemetry has them.
+            let given = builder.attributes.as_deref().unwrap_or(&[]);
+            let all;
+            let attributes = if recorded.is_empty() {
+                given
+            } else {
+                all = recorded
+                    .iter()
+                    .cloned()
+                    .map(Attribute::into_key_value)
+                    .chain(given.iter().cloned())
+                    .collect::<Vec<_>>();
+                &all
+            };
             self.sampler.should_sample(
                 Some(parent_cx),
                 trace_id,
                 &builder.name,
                 &kind,
-                builder.attributes.as_deref().unwrap_or(&[]),
+                attributes,
                 builder.links.as_deref().unwrap_or(&[]),
             )
         });
@@ -185,16 +197,11 @@ impl ThreadSink {
         if let Some(hook) = &self.on_start {
             hook.on_start(&span_context, parent_cx);
         }
+        let given = builder.attributes.take();
+        let attributes = self.start_attributes(recorded, given, sampling.attributes, parent_cx);
         // One expression, so the span is built where it is returned, not moved there.
         Started::Recording(Recording {
-            data: Some(self.data(
-                builder,
-                &span_context,
-                parent,
-                kind,
-                sampling.attributes,
-                parent_cx,
-            )),
+            data: Some(self.data(builder, attributes, &span_context, parent, kind)),
             span_context,
             sink: Arc::clone(self),
         })
@@ -210,36 +217,55 @@ impl std::ops::Deref for ThreadSink {
 }
 
 impl Sink {
+    /// The attributes a span starts with, in the SDK's order: those `recorded` as ours and the
+    /// builder's (`given`), then the sampler's, then the configured baggage entries of
+    /// `parent_cx` (what the SDK's baggage processor sets at start).
+    #[inline]
+    fn start_attributes(
+        &self,
+        recorded: Vec<Attribute>,
+        given: Option<Vec<KeyValue>>,
+        sampler_attributes: Vec<KeyValue>,
+        parent_cx: &Context,
+    ) -> Vec<Attribute> {
+        let mut attributes = recorded;
+        if let Some(given) = given {
+            if attributes.capacity() == 0 {
+                // The builder's vector becomes the span's buffer (in place, no copy).
+                attributes = finished::attributes(given);
+            } else {
+                attributes.extend(given.into_iter().map(Attribute::from));
+            }
+        }
+        if !sampler_attributes.is_empty() {
+            attributes.extend(sampler_attributes.into_iter().map(Attribute::from));
+        }
+        if !self.baggage_keys.is_empty() {
+            attributes
+                .extend(baggage_attributes(&self.baggage_keys, parent_cx).map(Attribute::from));
+        }
+        attributes
+    }
+
     /// The data of a recording span, with the span limits applied as the SDK applies them: the
-    /// builder's attributes, then the sampler's, then the configured baggage entries of
-    /// `parent_cx` (what the SDK's baggage processor sets at start), the first of them up to
-    /// the limit kept and the rest counted as dropped.
+    /// first `attributes` up to the limit kept and the rest counted as dropped.
     #[inline]
     fn data(
         &self,
         builder: SpanBuilder,
+        mut attributes: Vec<Attribute>,
         span_context: &SpanContext,
         parent: Option<&SpanContext>,
         kind: SpanKind,
-        sampler_attributes: Vec<KeyValue>,
-        parent_cx: &Context,
     ) -> FinishedSpan {
         let SpanBuilder {
             name,
             start_time,
-            attributes,
             events,
             links,
             ..
         } = builder;
         let limits = &self.limits;
-        let mut attributes = attributes.unwrap_or_default();
-        if !sampler_attributes.is_empty() {
-            attributes.extend(sampler_attributes);
-        }
-        if !self.baggage_keys.is_empty() {
-            attributes.extend(baggage_attributes(&self.baggage_keys, parent_cx));
-        }
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
         attributes.truncate(max_attributes);
@@ -395,6 +421,18 @@ impl fmt::Debug for Recording {
 }
 
 impl Recording {
+    /// Adds `attributes` recorded as ours, within the span's attribute limit (the rest counted
+    /// as dropped), as `set_attribute` would one by one.
+    pub(crate) fn record(&mut self, attributes: Vec<Attribute>) {
+        let max = self.sink.limits.max_attributes_per_span as usize;
+        if let Some(data) = &mut self.data {
+            let room = max.saturating_sub(data.attributes.len());
+            let dropped = attributes.len().saturating_sub(room);
+            data.dropped_attributes_count += dropped as u32;
+            data.attributes.extend(attributes.into_iter().take(room));
+        }
+    }
+
     fn end_at(&mut self, end_time: SystemTime) {
         let Some(mut data) = self.data.take() else {
             return;
@@ -437,7 +475,7 @@ impl opentelemetry::trace::Span for Recording {
         let max = self.sink.limits.max_attributes_per_span as usize;
         if let Some(data) = &mut self.data {
             if data.attributes.len() < max {
-                data.attributes.push(attribute);
+                data.attributes.push(Attribute::from(attribute));
             } else {
                 data.dropped_attributes_count += 1;
             }

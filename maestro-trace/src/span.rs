@@ -21,6 +21,7 @@ use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION
 use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
+use crate::finished::{self, Attribute};
 use crate::recording::{self, Started};
 use crate::{clock, pipeline};
 
@@ -78,9 +79,10 @@ pub struct SpanMeta {
 }
 
 impl SpanMeta {
-    /// Runs `record` into a buffer sized for this span's `key = value` attributes.
-    fn record(&self, record: impl FnOnce(&mut Recorder<'_>)) -> Vec<KeyValue> {
-        let mut attributes = Vec::with_capacity(self.keyed);
+    /// Runs `record` into a buffer (one of the thread's spares) with room for this span's
+    /// `key = value` attributes.
+    fn record(&self, record: impl FnOnce(&mut Recorder<'_>)) -> Vec<Attribute> {
+        let mut attributes = finished::buffer(self.keyed);
         record(&mut Recorder::new(&mut attributes));
         attributes
     }
@@ -151,16 +153,19 @@ impl Span {
             .with_start_time(clock::now());
         let mut record = (meta.attrs > 0).then_some(record);
         let mut links = links;
+        let mut recorded = Vec::new();
         if sampled_for_sure {
             // Known to be sampled: the attributes go into the span as it is built, in the one
             // buffer the span keeps (no second buffer, no attribute-by-attribute copy), and
             // the sampler is not asked.
-            builder.attributes = record.take().map(|record| meta.record(record));
+            if let Some(record) = record.take() {
+                recorded = meta.record(record);
+            }
             builder.links = links.take().map(collect_links);
         }
         let build = |cx: &Context| {
             let decided = sampled_for_sure.then(|| recording::sampled_for_sure(cx));
-            active.sink.build_decided(builder, cx, decided)
+            active.sink.build(builder, recorded, cx, decided)
         };
         let started = if meta.root {
             build(&root_context(&parent))
@@ -180,7 +185,7 @@ impl Span {
         };
         if let Some(record) = record {
             // Sampled after all (e.g. by a ratio): record now.
-            span.set_attributes(meta.record(record));
+            span.record(meta.record(record));
         }
         if let Some(links) = links {
             for link in collect_links(links) {
@@ -307,7 +312,7 @@ impl Span {
             if span.is_recording() {
                 let mut out = Vec::with_capacity(1);
                 Recorder::new(&mut out).attr(key, value);
-                span.set_attributes(out);
+                span.set_attributes(finished::key_values(out));
             }
         }
     }
@@ -440,7 +445,7 @@ fn record_on<A: SpanAttributes + ?Sized>(cx: &Context, group: &A) {
     if span.is_recording() {
         let mut out = Vec::new();
         group.record_attributes(&mut Recorder::new(&mut out));
-        span.set_attributes(out);
+        span.set_attributes(finished::key_values(out));
     }
 }
 
@@ -836,7 +841,7 @@ pub(crate) fn add_event(name: &'static str, attrs: usize, record: impl FnOnce(&m
     if span.is_recording() {
         let mut attributes = Vec::with_capacity(attrs);
         record(&mut Recorder::new(&mut attributes));
-        span.add_event_with_timestamp(name, clock::now(), attributes);
+        span.add_event_with_timestamp(name, clock::now(), finished::key_values(attributes));
     }
 }
 

@@ -18,6 +18,7 @@ use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 use super::settings::{HttpSemconv, Settings};
+use crate::finished;
 use crate::http;
 use crate::pipeline;
 use crate::span::Span;
@@ -183,12 +184,13 @@ pub(super) fn start_span(
     } else {
         req.match_pattern()
     };
-    let builder = SpanBuilder::from_name(span_name(method, route.as_deref()))
-        .with_kind(SpanKind::Server)
-        // The span keeps this vector for its attributes: sized once for what the request and
-        // response add, instead of regrown while they are set (the sampler still sees none).
-        .with_attributes(Vec::with_capacity(settings.attribute_capacity()));
-    let mut span = active.sink.build(builder, &parent);
+    let builder =
+        SpanBuilder::from_name(span_name(method, route.as_deref())).with_kind(SpanKind::Server);
+    // The span keeps this buffer (one of the thread's spares) for its attributes: with room for
+    // what the request and response add, instead of regrown while they are set (the sampler
+    // still sees none).
+    let buffer = finished::buffer(settings.attribute_capacity());
+    let mut span = active.sink.build(builder, buffer, &parent, None);
     let recording = span.is_recording();
     span.recording(|span| span.set_attributes(request_attributes(req, route, settings, recent)));
     let span = Span::from_context(span.into_context(&parent));

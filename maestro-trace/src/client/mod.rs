@@ -150,7 +150,7 @@ fn start_client_span(request: &OutgoingRequest<'_>) -> Option<Context> {
         .with_kind(SpanKind::Client)
         .with_attributes(attributes);
     let parent = Context::current();
-    let span = pipeline::with_sink(|sink| sink.build(builder, &parent))?;
+    let span = pipeline::with_sink(|sink| sink.build(builder, Vec::new(), &parent, None))?;
     Some(span.into_context(&parent))
 }
 

@@ -70,7 +70,7 @@ impl Parent {
             .with_attributes(attributes);
         self.active
             .sink
-            .build(builder, &self.cx)
+            .build(builder, Vec::new(), &self.cx, None)
             .into_context(&self.cx)
     }
 }

@@ -11,10 +11,11 @@ use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 
 use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{Key, KeyValue, Value};
+use opentelemetry::Key;
 use tracing_core::field::{Field, Visit};
 
-use crate::attributes::AttributeValue;
+use crate::attributes::{self, AttributeValue};
+use crate::finished::Attribute;
 
 /// The field that renames the span (its `tracing` name is a compile-time constant).
 pub(super) const NAME_FIELD: &str = "otel.name";
@@ -103,7 +104,7 @@ pub(super) enum FieldsOf<'a> {
 /// A [`Visit`]or that turns fields into attributes.
 #[derive(Debug)]
 pub(super) struct FieldVisitor<'a> {
-    pub(super) attributes: &'a mut Vec<KeyValue>,
+    pub(super) attributes: &'a mut Vec<Attribute>,
     pub(super) of: FieldsOf<'a>,
 }
 
@@ -126,26 +127,33 @@ impl FieldVisitor<'_> {
     }
 
     fn push<V: AttributeValue + ?Sized>(&mut self, field: &Field, value: &V) {
-        if let Some(value) = value.to_value() {
-            self.attributes
-                .push(KeyValue::new(Key::from_static_str(field.name()), value));
+        if let Some(attribute) = attributes::attribute(Key::from_static_str(field.name()), value) {
+            self.attributes.push(attribute);
         }
     }
 
-    fn push_text(&mut self, field: &Field, text: String) {
-        self.attributes.push(KeyValue::new(
-            Key::from_static_str(field.name()),
-            Value::String(text.into()),
-        ));
+    /// Records what `value` formats to (with `Debug`) under `field`: copied into the attribute
+    /// when it is short, else into a string of its exact length.
+    fn push_formatted(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let attribute = with_debug_text(value, |text| {
+            Attribute::text(Key::from_static_str(field.name()), text)
+        });
+        self.attributes.push(attribute);
     }
 }
 
-/// Formats `value` with `Debug` into a new string (what `%display` and `?debug` fields arrive as).
-///
-/// The text is written into this thread's scratch buffer first and then copied once into a
-/// string of its exact length: formatting into a new `String` grows it a few bytes at a time
-/// (a reallocation or two), and making the attribute value of it shrinks it again (one more).
+/// Formats `value` with `Debug` into a new string (what `%display` and `?debug` fields arrive as),
+/// of its exact length.
 fn debug_text(value: &dyn fmt::Debug) -> String {
+    with_debug_text(value, str::to_owned)
+}
+
+/// Runs `f` on what `value` formats to with `Debug`.
+///
+/// The text is written into this thread's scratch buffer, so `f` can copy it once, at its
+/// exact length, or not at all: formatting into a new `String` grows it a few bytes at a time
+/// (a reallocation or two), and making the attribute value of it shrinks it again (one more).
+fn with_debug_text<R>(value: &dyn fmt::Debug, f: impl Fn(&str) -> R) -> R {
     thread_local! {
         static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
     }
@@ -156,16 +164,16 @@ fn debug_text(value: &dyn fmt::Debug) -> String {
         let mut scratch = scratch.try_borrow_mut().ok()?;
         scratch.clear();
         let _ = write!(scratch, "{value:?}");
-        let text = scratch.as_str().to_owned();
+        let made = f(scratch.as_str());
         if scratch.capacity() > KEEP {
             *scratch = String::new();
         }
-        Some(text)
+        Some(made)
     });
     formatted.ok().flatten().unwrap_or_else(|| {
         let mut text = String::new();
         let _ = write!(text, "{value:?}");
-        text
+        f(&text)
     })
 }
 
@@ -192,13 +200,14 @@ impl Visit for FieldVisitor<'_> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if !self.special(field, || value.to_string()) {
-            self.push_text(field, value.to_string());
+            // `Arguments`' `Debug` is the text it formats: here the error's `Display`.
+            self.push_formatted(field, &format_args!("{value}"));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if !self.special(field, || debug_text(value)) {
-            self.push_text(field, debug_text(value));
+            self.push_formatted(field, value);
         }
     }
 }

@@ -19,6 +19,7 @@ use tracing_subscriber::layer::Context as LayerContext;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::fields::{event_name, FieldVisitor, FieldsOf, SpanSteering};
+use crate::finished::{self, Attribute};
 use crate::pipeline;
 
 /// The `tracing-subscriber` layer that bridges `tracing` spans and events into the installed
@@ -168,7 +169,7 @@ where
             }
         }
         let metadata = attrs.metadata();
-        let mut attributes = Vec::with_capacity(metadata.fields().len());
+        let mut attributes = finished::buffer(metadata.fields().len());
         let mut steering = SpanSteering::default();
         attrs.record(&mut FieldVisitor {
             attributes: &mut attributes,
@@ -178,9 +179,8 @@ where
             Some(name) => SpanBuilder::from_name(name),
             None => SpanBuilder::from_name(metadata.name()),
         }
-        .with_kind(steering.kind.take().unwrap_or(SpanKind::Internal))
-        .with_attributes(attributes);
-        let mut span = active.sink.build(builder, &parent);
+        .with_kind(steering.kind.take().unwrap_or(SpanKind::Internal));
+        let mut span = active.sink.build(builder, attributes, &parent, None);
         if let Some(status) = steering.status() {
             span.recording(|span| span.set_status(status));
         }
@@ -213,7 +213,7 @@ where
             if let Some(status) = steering.status() {
                 otel.set_status(status);
             }
-            otel.set_attributes(attributes);
+            otel.set_attributes(finished::key_values(attributes));
         });
     }
 
@@ -248,15 +248,15 @@ where
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let level = metadata.level();
         let mut attributes = Vec::with_capacity(2 + event.metadata().fields().len());
-        attributes.push(KeyValue::new("level", level.as_str()));
-        attributes.push(KeyValue::new(
+        attributes.push(Attribute::from(KeyValue::new("level", level.as_str())));
+        attributes.push(Attribute::from(KeyValue::new(
             "target",
             match &normalized {
                 // A `log` record's target borrows from the record: copy it.
                 Some(normalized) => Value::from(normalized.target().to_owned()),
                 None => Value::from(event.metadata().target()),
             },
-        ));
+        )));
         let mut message = None;
         event.record(&mut FieldVisitor {
             attributes: &mut attributes,
@@ -268,7 +268,7 @@ where
             span.add_event_with_timestamp(
                 event_name(message, event.metadata().name()),
                 crate::clock::now(),
-                attributes,
+                finished::key_values(attributes),
             );
             if let Some(description) = error {
                 span.set_status(Status::error(description));
