@@ -7,8 +7,9 @@
 //! - ending a span pushes it onto its thread's own ring (`rtrb`, a wait-free single-producer
 //!   queue: two plain stores), so it takes no lock, no shared counter and no system call
 //!   (`docs/span-path.md`, 2.2; a per-thread lock cost 14.5% of the caller's time). Our spans
-//!   go in as they were recorded ([`FinishedSpan`]) and their `SpanData` is made on the batching
-//!   thread; the raw SDK's come in as `SpanData`, through a ring of their own. Every
+//!   go in as they were recorded ([`FinishedSpan`]) and their `SpanData` is made on the export
+//!   thread, which sends their attribute buffers back through a second ring per thread; the raw
+//!   SDK's come in as `SpanData`, through a ring of their own. Every
 //!   64 spans a thread adds them to one shared count, and the chunk that makes the count reach
 //!   an export batch wakes the batching thread: one wake-up per batch, whichever threads ended
 //!   its spans;
@@ -34,7 +35,7 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
@@ -93,7 +94,7 @@ const CHUNK: usize = 64;
 const RING_MAX: usize = 8192;
 
 /// A span that found its thread's ring full, on its way to the queue: one of ours as it was
-/// recorded (its `SpanData` is made on the batching thread), or one of the raw SDK's.
+/// recorded (its `SpanData` is made on the export thread), or one of the raw SDK's.
 #[derive(Debug)]
 // Only the overflow path holds these, in a `Vec`: boxing the SDK's would allocate there.
 #[allow(clippy::large_enum_variant)]
@@ -110,8 +111,8 @@ trait Ringed: Sized + Send + 'static {
     type Reader: Reader<Span = Self>;
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>>;
     fn readers(shared: &Shared) -> &Mutex<Vec<Self::Reader>>;
-    /// A new ring of `size` spans for `lane`'s thread: its writing end and its reading end.
-    fn ring(lane: &mut Lane, size: usize) -> (Producer<Self>, Self::Reader);
+    /// A new ring for `lane`'s thread: its writing end and its reading end.
+    fn ring(lane: &mut Lane, shared: &Shared) -> (Producer<Self>, Self::Reader);
     /// After a span was pushed onto `lane`'s ring.
     fn pushed(_lane: &mut Lane) {}
     fn queued(self) -> Queued;
@@ -126,10 +127,12 @@ trait Reader: Send {
     fn is_abandoned(&self) -> bool;
 }
 
-/// One thread's ring of our spans, and the ring on which the batching thread sends their
+/// One thread's ring of our spans, and the ring on which the export thread sends their
 /// attribute buffers back to it, emptied (see `crate::finished`).
 #[derive(Debug)]
 struct OursReader {
+    /// Which thread's ring, among this processor's (`FinishedSpan::ring` of its spans).
+    id: u32,
     spans: Consumer<FinishedSpan>,
     spares: Producer<Vec<Attribute>>,
 }
@@ -139,10 +142,7 @@ impl Reader for OursReader {
 
     fn next(&mut self) -> Option<FinishedSpan> {
         let mut span = self.spans.pop().ok()?;
-        if let Some(buffer) = span.detach_attributes() {
-            // A full ring: the thread has not used the spares sent before; this one is freed.
-            let _ = self.spares.push(buffer);
-        }
+        span.ring = self.id;
         Some(span)
     }
 
@@ -174,11 +174,13 @@ impl Ringed for FinishedSpan {
         &shared.ours
     }
 
-    fn ring(lane: &mut Lane, size: usize) -> (Producer<Self>, OursReader) {
-        let (ring, spans) = RingBuffer::new(size);
-        let (spares, returned) = RingBuffer::new(size);
+    fn ring(lane: &mut Lane, shared: &Shared) -> (Producer<Self>, OursReader) {
+        let (ring, spans) = RingBuffer::new(shared.ring);
+        let (spares, returned) = RingBuffer::new(shared.ring);
         lane.spares = Some(returned);
-        (ring, OursReader { spans, spares })
+        // 0 is no ring's (a span that went through the overflow list).
+        let id = shared.next_ring.fetch_add(1, Ordering::Relaxed).max(1);
+        (ring, OursReader { id, spans, spares })
     }
 
     /// Takes the buffers sent back as this thread's spares, when it is short of them.
@@ -204,8 +206,8 @@ impl Ringed for SpanData {
         &shared.sdk
     }
 
-    fn ring(_lane: &mut Lane, size: usize) -> (Producer<Self>, Consumer<SpanData>) {
-        RingBuffer::new(size)
+    fn ring(_lane: &mut Lane, shared: &Shared) -> (Producer<Self>, Consumer<SpanData>) {
+        RingBuffer::new(shared.ring)
     }
 
     fn queued(self) -> Queued {
@@ -222,9 +224,19 @@ enum Control {
     Resource(Resource),
 }
 
+/// A span on its way to the exporter: one of ours as it was recorded (its `SpanData` is made
+/// on the export thread), or one of the raw SDK's.
+#[derive(Debug)]
+// Held in the batch being filled only; boxing either kind would allocate per span.
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    Ours(FinishedSpan),
+    Sdk(SpanData),
+}
+
 /// Work for the export thread.
 enum Job {
-    Export(Vec<SpanData>, Sender<OTelSdkResult>),
+    Export(Vec<Pending>, Sender<OTelSdkResult>),
     Resource(Resource),
     Shutdown(Duration, Sender<OTelSdkResult>),
 }
@@ -262,6 +274,8 @@ struct Shared {
     unresolved: Unresolved,
     /// The reading end of every thread's ring of our spans.
     ours: Mutex<Vec<OursReader>>,
+    /// The id the next thread's ring of our spans gets.
+    next_ring: AtomicU32,
     /// The reading end of every thread's ring of the raw SDK's spans.
     sdk: Mutex<Vec<Consumer<SpanData>>>,
     /// The instrumentation scope of our spans, added to each as its `SpanData` is made.
@@ -274,7 +288,7 @@ struct Shared {
 struct Lane {
     id: u64,
     ours: Option<Producer<FinishedSpan>>,
-    /// Where the batching thread sends this thread's attribute buffers back.
+    /// Where the export thread sends this thread's attribute buffers back.
     spares: Option<Consumer<Vec<Attribute>>>,
     sdk: Option<Producer<SpanData>>,
     /// Spans pushed since this thread last signalled.
@@ -327,7 +341,7 @@ impl Shared {
                 };
                 let lane = &mut lanes[index];
                 if T::producer(lane).is_none() {
-                    let (ring, reader) = T::ring(lane, self.ring);
+                    let (ring, reader) = T::ring(lane, self);
                     lock(T::readers(self)).push(reader);
                     *T::producer(lane) = Some(ring);
                 }
@@ -371,9 +385,35 @@ impl Shared {
         span
     }
 
-    /// The `SpanData` of one of our spans, its values cut to the length limit.
-    fn ours_data(&self, span: FinishedSpan) -> SpanData {
-        self.truncated(span.into_span_data(&self.scope))
+    /// The `SpanData` of `batch`, made on the export thread, values cut to the length limit.
+    /// Our spans' attributes are copied out, so the vectors and strings the exporter frees are
+    /// the export thread's own, and their buffers are sent back to the threads that recorded
+    /// them (see `crate::finished`).
+    fn span_data(&self, batch: Vec<Pending>) -> Vec<SpanData> {
+        let mut returned = Vec::new();
+        let data = batch
+            .into_iter()
+            .map(|span| match span {
+                Pending::Ours(mut span) => {
+                    if let Some(buffer) = span.detach_attributes() {
+                        returned.push((span.ring, buffer));
+                    }
+                    self.truncated(span.into_span_data(&self.scope))
+                }
+                Pending::Sdk(span) => self.truncated(span),
+            })
+            .collect();
+        if !returned.is_empty() {
+            let mut rings = lock(&self.ours);
+            for (id, buffer) in returned {
+                if let Some(ring) = rings.iter_mut().find(|ring| ring.id == id) {
+                    // A full ring: the thread has not used the spares sent before; this one
+                    // is freed.
+                    let _ = ring.spares.push(buffer);
+                }
+            }
+        }
+        data
     }
 
     /// Takes `count` spans off the rings into the queue if it has room for them, else as many
@@ -461,6 +501,7 @@ impl BatchProcessor {
             capacity: queue as u64,
             unresolved: Unresolved::default(),
             ours: Mutex::new(Vec::new()),
+            next_ring: AtomicU32::new(1),
             sdk: Mutex::new(Vec::new()),
             overflow: Mutex::new(Vec::new()),
             scope: crate::finished::scope(),
@@ -468,7 +509,10 @@ impl BatchProcessor {
         });
         thread::Builder::new()
             .name("maestro-trace-export".to_owned())
-            .spawn(move || export_thread(exporter, work))?;
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || export_thread(exporter, work, &shared)
+            })?;
         let batcher = Batcher {
             shared: Arc::clone(&shared),
             requests,
@@ -495,7 +539,7 @@ impl BatchProcessor {
             .store(max_len, Ordering::Relaxed);
     }
 
-    /// Takes one of our spans as it ended; its `SpanData` is made on the batching thread.
+    /// Takes one of our spans as it ended; its `SpanData` is made on the export thread.
     pub(crate) fn end_ours(&self, span: FinishedSpan) {
         if span.is_sampled() {
             self.enqueue(span);
@@ -625,7 +669,7 @@ struct Batcher {
 impl Batcher {
     fn run(self) {
         // Spans taken from the rings, sent when a batch's worth is together or the delay passed.
-        let mut pending: Vec<SpanData> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
         // The rings' spans on their way to `pending`.
         let mut taken = Taken::default();
         let mut deadline = Instant::now() + self.settings.scheduled_delay;
@@ -683,12 +727,12 @@ impl Batcher {
 
     /// Takes every thread's waiting spans into the queue (as far as it has room), exporting
     /// each batch's worth.
-    fn collect(&self, taken: &mut Taken, pending: &mut Vec<SpanData>) {
+    fn collect(&self, taken: &mut Taken, pending: &mut Vec<Pending>) {
         let shared = &self.shared;
         let count = shared.take_rings(taken);
         taken.truncate(shared.admit(count));
         let overflowed = std::mem::take(&mut *lock(&shared.overflow));
-        let mut add = |span: SpanData| {
+        let mut add = |span: Pending| {
             if pending.capacity() == 0 {
                 pending.reserve_exact(shared.batch_size);
             }
@@ -698,22 +742,22 @@ impl Batcher {
             }
         };
         for span in taken.ours.drain(..) {
-            add(shared.ours_data(span));
+            add(Pending::Ours(span));
         }
         for span in taken.sdk.drain(..) {
-            add(shared.truncated(span));
+            add(Pending::Sdk(span));
         }
         for span in overflowed {
             add(match span {
-                Queued::Ours(span) => shared.ours_data(span),
-                Queued::Sdk(span) => shared.truncated(span),
+                Queued::Ours(span) => Pending::Ours(span),
+                Queued::Sdk(span) => Pending::Sdk(span),
             });
         }
     }
 
     /// The scheduled delay has passed: exports every span waiting, and returns the next
     /// deadline.
-    fn send_partial(&self, taken: &mut Taken, pending: &mut Vec<SpanData>) -> Instant {
+    fn send_partial(&self, taken: &mut Taken, pending: &mut Vec<Pending>) -> Instant {
         self.collect(taken, pending);
         if !pending.is_empty() {
             let _ = self.export(std::mem::take(pending));
@@ -724,7 +768,7 @@ impl Batcher {
     /// Exports the pending spans, in batches. After a failed export the rest is dropped (and
     /// counted) instead of sent: each further attempt would wait on the same failing backend,
     /// and a flush or shutdown must not take a timeout per batch.
-    fn drain(&self, pending: &mut Vec<SpanData>) -> OTelSdkResult {
+    fn drain(&self, pending: &mut Vec<Pending>) -> OTelSdkResult {
         while !pending.is_empty() {
             let rest = pending.split_off(pending.len().min(self.shared.batch_size));
             let batch = std::mem::replace(pending, rest);
@@ -739,7 +783,7 @@ impl Batcher {
     }
 
     /// Hands `spans` to the export thread and waits for its answer, at most the export timeout.
-    fn export(&self, spans: Vec<SpanData>) -> OTelSdkResult {
+    fn export(&self, spans: Vec<Pending>) -> OTelSdkResult {
         let count = spans.len() as u64;
         let (reply, answer) = mpsc::channel();
         let job = Job::Export(spans, reply);
@@ -806,10 +850,11 @@ fn stopped() -> OTelSdkError {
 }
 
 /// The export thread: owns the exporter and runs one export at a time.
-fn export_thread<E: SpanExporter>(mut exporter: E, work: Receiver<Job>) {
+fn export_thread<E: SpanExporter>(mut exporter: E, work: Receiver<Job>, shared: &Shared) {
     for job in work {
         match job {
             Job::Export(batch, reply) => {
+                let batch = shared.span_data(batch);
                 let _ = reply.send(block_on(exporter.export(batch)));
             }
             Job::Resource(resource) => exporter.set_resource(&resource),

@@ -4,17 +4,19 @@
 //! one pointer, allocated by the first of them; events (an error's `exception`, the `tracing`
 //! bridge's log lines) and the status are common enough to stay inline.
 //!
-//! Behind our batch processor the conversion to `SpanData` happens on its batching thread, so
+//! Behind our batch processor the conversion to `SpanData` happens on its export thread, so
 //! the thread that ended the span moves 192 bytes once and clones nothing; with any other
 //! processor (the console, the test capture) it happens where the span ends.
 //!
 //! Attributes ([`Attribute`]) are recorded into a buffer the thread takes from its spares
-//! ([`buffer`]), strings of up to [`SHORT`] bytes copied into the attribute itself. The batching
-//! thread copies them out ([`FinishedSpan::detach_attributes`]: the exporters' strings and
-//! vector are made there) and sends the emptied buffer back to the thread that ended the span,
-//! so a span's attributes cost its thread no allocation and no free once it has spares: the
-//! allocator's locks, which an allocation on one thread and its free on the export thread both
-//! take, stay off the calling thread (`docs/span-path.md`, 2.1).
+//! ([`buffer`]), strings of up to [`SHORT`] bytes copied into the attribute itself. The export
+//! thread copies them out ([`FinishedSpan::detach_attributes`]: the exporter's vector and
+//! strings are made there, and freed there after the export) and sends the emptied buffer back
+//! to the thread that ended the span, so a span's attributes cost its thread no allocation and
+//! no free once it has spares. No memory is then allocated on one thread and freed on another:
+//! glibc's allocator takes the allocating thread's arena lock for such a free, and a thread that
+//! waits for that lock while its holder is preempted waits for a whole time slice
+//! (`docs/span-path.md`, 2.1 and section 6).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -51,6 +53,9 @@ pub(crate) struct FinishedSpan {
     pub(crate) dropped_attributes_count: u32,
     pub(crate) events: SpanEvents,
     pub(crate) status: Status,
+    /// The batch processor's id of the thread's ring the span went through (0: none), to which
+    /// its attribute buffer goes back.
+    pub(crate) ring: u32,
     rare: Option<Box<Rare>>,
 }
 
@@ -90,6 +95,7 @@ impl FinishedSpan {
             dropped_attributes_count,
             events: SpanEvents::default(),
             status: Status::Unset,
+            ring: 0,
             rare: (*trace_state != TraceState::NONE).then(|| {
                 Box::new(Rare {
                     trace_state: trace_state.clone(),
@@ -253,7 +259,7 @@ pub(crate) fn attributes(attributes: Vec<KeyValue>) -> Vec<Attribute> {
 }
 
 thread_local! {
-    /// Emptied attribute buffers, back from the batching thread (or never sent to it).
+    /// Emptied attribute buffers, back from the export thread.
     static SPARE: RefCell<Vec<Vec<Attribute>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -342,8 +348,8 @@ mod tests {
         assert_eq!(back.as_ptr() as usize, buffer, "and back, in place");
     }
 
-    #[test]
-    fn detaching_leaves_the_values_and_returns_the_buffer_emptied() {
+    /// A sampled internal span named `name` with `attributes`.
+    fn span_with(name: &'static str, attributes: Vec<Attribute>) -> FinishedSpan {
         let span_context = SpanContext::new(
             TraceId::from(1),
             SpanId::from(2),
@@ -351,17 +357,24 @@ mod tests {
             false,
             TraceState::NONE,
         );
-        let attributes = recorded();
-        let buffer = attributes.as_ptr() as usize;
-        let mut span = FinishedSpan::new(
+        let kind = SpanKind::Internal;
+        let start = SystemTime::now();
+        FinishedSpan::new(
             &span_context,
             None,
-            SpanKind::Internal,
-            Cow::Borrowed("detached"),
-            SystemTime::now(),
+            kind,
+            Cow::Borrowed(name),
+            start,
             attributes,
             0,
-        );
+        )
+    }
+
+    #[test]
+    fn detaching_leaves_the_values_and_returns_the_buffer_emptied() {
+        let attributes = recorded();
+        let buffer = attributes.as_ptr() as usize;
+        let mut span = span_with("detached", attributes);
         let returned = span.detach_attributes().expect("a buffer to return");
         assert!(returned.is_empty());
         assert_eq!(returned.capacity(), 8);
@@ -377,15 +390,7 @@ mod tests {
         let data = span.into_span_data(&scope());
         assert_eq!(data.attributes, expected());
         // A span without attributes has no buffer to return; an oversized one is not kept.
-        let mut bare = FinishedSpan::new(
-            &span_context,
-            None,
-            SpanKind::Internal,
-            Cow::Borrowed("bare"),
-            SystemTime::now(),
-            Vec::new(),
-            0,
-        );
+        let mut bare = span_with("bare", Vec::new());
         assert!(bare.detach_attributes().is_none());
         bare.attributes = Vec::with_capacity(KEPT_CAPACITY + 1);
         assert!(bare.detach_attributes().is_none());

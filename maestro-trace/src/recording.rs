@@ -7,7 +7,7 @@
 //! lookups, a sampler call when the pipeline's configuration already decides
 //! ([`ThreadSink::build`]), the processors' `on_start` calls none of ours needs, and, behind
 //! our batch processor, making the `SpanData` on the thread that ends the span: the span is a
-//! [`FinishedSpan`] (192 bytes), converted on the batching thread. What it keeps, field by
+//! [`FinishedSpan`] (192 bytes), converted on the export thread. What it keeps, field by
 //! field: the ids
 //! (the SDK's `RandomIdGenerator`), the sampler's decision, attributes and trace state, the span
 //! limits and their dropped counts in the SDK's order, baggage span attributes, the
@@ -61,7 +61,7 @@ pub(crate) struct Sink {
 pub(crate) struct Delivery {
     processors: Vec<Arc<dyn SpanProcessor>>,
     /// Our batch processor when it is the only processor: it takes our spans as they are and
-    /// makes their `SpanData` on its batching thread.
+    /// makes their `SpanData` on its export thread.
     batch: Option<Arc<BatchProcessor>>,
 }
 

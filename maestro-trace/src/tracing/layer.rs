@@ -20,7 +20,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::fields::{event_name, FieldVisitor, FieldsOf, SpanSteering};
 use crate::finished::{self, Attribute};
-use crate::pipeline;
+use crate::{pipeline, recording};
 
 /// The `tracing-subscriber` layer that bridges `tracing` spans and events into the installed
 /// maestro-trace pipeline. Made by [`layer()`](super::layer).
@@ -156,7 +156,7 @@ where
         } else {
             parent_context(this.parent(), attrs.is_contextual())
         };
-        {
+        let sampled_for_sure = {
             let parent_span = parent.span();
             let parent_context = parent_span.span_context();
             if parent_context.is_valid()
@@ -167,7 +167,10 @@ where
                 // see through it to the unsampled parent, and nothing is allocated.
                 return;
             }
-        }
+            active
+                .hints
+                .samples(Some(parent_context).filter(|sc| sc.is_valid()))
+        };
         let metadata = attrs.metadata();
         let mut attributes = finished::buffer(metadata.fields().len());
         let mut steering = SpanSteering::default();
@@ -180,7 +183,9 @@ where
             None => SpanBuilder::from_name(metadata.name()),
         }
         .with_kind(steering.kind.take().unwrap_or(SpanKind::Internal));
-        let mut span = active.sink.build(builder, attributes, &parent, None);
+        // Sampled for sure: the sampler is not asked (nor are its attributes made for it).
+        let decided = sampled_for_sure.then(|| recording::sampled_for_sure(&parent));
+        let mut span = active.sink.build(builder, attributes, &parent, decided);
         if let Some(status) = steering.status() {
             span.recording(|span| span.set_status(status));
         }
