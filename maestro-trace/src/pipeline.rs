@@ -88,6 +88,15 @@ impl SamplerHints {
         ignores_names: true,
     };
 
+    /// Whether the sampler drops a span with a parent of this context (`None`: a root) for
+    /// sure: a child of an unsampled parent under a sampler that drops those.
+    pub(crate) fn drops_child_of(
+        &self,
+        parent: Option<&opentelemetry::trace::SpanContext>,
+    ) -> bool {
+        parent.is_some_and(|parent| !parent.is_sampled()) && self.drops_unsampled_children
+    }
+
     /// Whether a span with a parent of this context (`None`: a root) is sampled for sure.
     pub(crate) fn samples(&self, parent: Option<&opentelemetry::trace::SpanContext>) -> bool {
         match parent {

@@ -136,9 +136,7 @@ impl Span {
             let parent_span = parent.span();
             let parent_context =
                 Some(parent_span.span_context()).filter(|sc| !meta.root && sc.is_valid());
-            if parent_context.is_some_and(|sc| !sc.is_sampled())
-                && active.hints.drops_unsampled_children
-            {
+            if active.hints.drops_child_of(parent_context) {
                 // The sampler would drop this span: skip building it, allocate nothing, and
                 // keep the parent's (unsampled) context current for the body.
                 return Span {

@@ -51,8 +51,8 @@ impl Parent {
         let cx = Context::current();
         let dropped = {
             let span = cx.span();
-            let parent = span.span_context();
-            parent.is_valid() && !parent.is_sampled() && active.hints.drops_unsampled_children
+            let parent = Some(span.span_context()).filter(|sc| sc.is_valid());
+            active.hints.drops_child_of(parent)
         };
         (!dropped).then_some(Parent { active, cx })
     }

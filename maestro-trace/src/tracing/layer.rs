@@ -78,26 +78,22 @@ fn outside_bridge(f: impl FnOnce()) {
     INSIDE.with(|inside| inside.set(false));
 }
 
+/// What `test` says of the bridged spans entered on this thread, innermost last (`false` while
+/// the thread's list is torn down or borrowed).
+fn entered(test: impl FnOnce(&[(Id, ContextGuard)]) -> bool) -> bool {
+    ENTERED
+        .try_with(|entered| entered.try_borrow().is_ok_and(|e| test(&e)))
+        .unwrap_or(false)
+}
+
 /// Whether span `id` is entered on this thread (its context is, or encloses, the current one).
 fn is_entered(id: &Id) -> bool {
-    ENTERED
-        .try_with(|entered| {
-            entered
-                .try_borrow()
-                .is_ok_and(|e| e.iter().any(|(i, _)| i == id))
-        })
-        .unwrap_or(false)
+    entered(|e| e.iter().any(|(i, _)| i == id))
 }
 
 /// Whether span `id` is the bridged span entered last on this thread.
 fn is_innermost_entered(id: &Id) -> bool {
-    ENTERED
-        .try_with(|entered| {
-            entered
-                .try_borrow()
-                .is_ok_and(|e| e.last().is_some_and(|(last, _)| last == id))
-        })
-        .unwrap_or(false)
+    entered(|e| e.last().is_some_and(|(last, _)| last == id))
 }
 
 /// The context of the nearest span from `span` up (itself first) that the bridge started,
@@ -158,18 +154,13 @@ where
         };
         let sampled_for_sure = {
             let parent_span = parent.span();
-            let parent_context = parent_span.span_context();
-            if parent_context.is_valid()
-                && !parent_context.is_sampled()
-                && active.hints.drops_unsampled_children
-            {
+            let parent_context = Some(parent_span.span_context()).filter(|sc| sc.is_valid());
+            if active.hints.drops_child_of(parent_context) {
                 // The sampler would drop it: record nothing, so that children and log lines
                 // see through it to the unsampled parent, and nothing is allocated.
                 return;
             }
-            active
-                .hints
-                .samples(Some(parent_context).filter(|sc| sc.is_valid()))
+            active.hints.samples(parent_context)
         };
         let metadata = attrs.metadata();
         let mut attributes = finished::buffer(metadata.fields().len());
