@@ -1,6 +1,8 @@
 //! A global allocator that counts allocations, for the tests that prove a path allocates
 //! nothing. A test binary installs it with
-//! `#[global_allocator] static GLOBAL: Counting = Counting;` and reads [`allocations`].
+//! `#[global_allocator] static GLOBAL: Counting = Counting;` and reads [`thread_allocations`]
+//! (the calling thread's: what a path costs its caller) or [`allocations`] (the whole process,
+//! the test harness's own thread included).
 #![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
