@@ -5,7 +5,10 @@
 //! - `context`: making a span current for the raw `opentelemetry` API, three ways;
 //! - `record`: one sampled span on the caller (the prototype of `maestro_trace_benches::
 //!   span_path` against `#[traced]`, the raw SDK and fastrace);
-//! - `convert`: building the SDK's `SpanData` from compact records, one batch of 512 at a time.
+//! - `convert`: building the SDK's `SpanData` from compact records, one batch of 512 at a time;
+//! - `disabled_async`: a `#[traced]` `async fn` with no pipeline, against the bare `async fn`
+//!   and the bare one awaiting its body as a nested `async` block (what the expansion adds with
+//!   tracing off, without its check).
 //!
 //! ```text
 //! cargo bench -p maestro-trace-benches --bench span_path -- --noplot
@@ -74,6 +77,69 @@ fn contexts(c: &mut Criterion) {
             drop(black_box(guard));
         })
     });
+    group.finish();
+}
+
+/// The functions of `disabled_async`: the same body three ways.
+mod disabled {
+    use std::hint::black_box;
+
+    /// The bare `async fn`.
+    #[inline(never)]
+    pub async fn bare(x: u64) -> u64 {
+        black_box(x)
+    }
+
+    /// The bare `async fn`, its body awaited as a nested `async move` block.
+    #[inline(never)]
+    pub async fn nested(x: u64) -> u64 {
+        async move { black_box(x) }.await
+    }
+
+    /// `#[traced]`: with no pipeline installed, the check and then the body awaited as above.
+    #[maestro_trace::traced("score_request")]
+    #[inline(never)]
+    pub async fn traced(x: u64) -> u64 {
+        black_box(x)
+    }
+}
+
+/// `iters` awaited calls of `call` inside one `block_on`, as the `async` rows of `spans` run.
+fn iter_awaited<F: std::future::Future<Output = u64>>(
+    b: &mut Bencher<'_>,
+    rt: &tokio::runtime::Runtime,
+    call: fn(u64) -> F,
+) {
+    b.iter_custom(|iters| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for i in 0..iters {
+                black_box(call(black_box(i)).await);
+            }
+            start.elapsed()
+        })
+    });
+}
+
+/// Runs before any group installs a pipeline: tracing is off for all three.
+fn disabled_async(c: &mut Criterion) {
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("no Tokio runtime: {e}"),
+    };
+    let mut group = c.benchmark_group("disabled_async");
+    // Interleaved twice, so a drift of the machine shows as a difference between the rounds.
+    for round in ["", "_again"] {
+        group.bench_function(format!("bare{round}"), |b| {
+            iter_awaited(b, &rt, disabled::bare)
+        });
+        group.bench_function(format!("nested{round}"), |b| {
+            iter_awaited(b, &rt, disabled::nested)
+        });
+        group.bench_function(format!("traced{round}"), |b| {
+            iter_awaited(b, &rt, disabled::traced)
+        });
+    }
     group.finish();
 }
 
@@ -197,6 +263,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = span_path;
     config = config();
-    targets = clocks, contexts, records, converts
+    targets = disabled_async, clocks, contexts, records, converts
 }
 criterion_main!(span_path);
