@@ -86,20 +86,20 @@ mod disabled {
 
     /// The bare `async fn`.
     #[inline(never)]
-    pub async fn bare(x: u64) -> u64 {
+    pub(crate) async fn bare(x: u64) -> u64 {
         black_box(x)
     }
 
     /// The bare `async fn`, its body awaited as a nested `async move` block.
     #[inline(never)]
-    pub async fn nested(x: u64) -> u64 {
+    pub(crate) async fn nested(x: u64) -> u64 {
         async move { black_box(x) }.await
     }
 
     /// `#[traced]`: with no pipeline installed, the check and then the body awaited as above.
     #[maestro_trace::traced("score_request")]
     #[inline(never)]
-    pub async fn traced(x: u64) -> u64 {
+    pub(crate) async fn traced(x: u64) -> u64 {
         black_box(x)
     }
 }
