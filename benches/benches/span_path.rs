@@ -18,7 +18,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion};
-use maestro_trace_benches::{model, span_path, time_calls, Installed, Setup};
+use maestro_trace_benches::{
+    current_thread_runtime, model, span_path, time_calls, Installed, Setup,
+};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState, Tracer as _,
 };
@@ -123,10 +125,7 @@ fn iter_awaited<F: std::future::Future<Output = u64>>(
 
 /// Runs before any group installs a pipeline: tracing is off for all three.
 fn disabled_async(c: &mut Criterion) {
-    let rt = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
-        Err(e) => panic!("no Tokio runtime: {e}"),
-    };
+    let rt = current_thread_runtime();
     let mut group = c.benchmark_group("disabled_async");
     // Interleaved twice, so a drift of the machine shows as a difference between the rounds.
     for round in ["", "_again"] {

@@ -10,7 +10,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Bencher, Criterion};
-use maestro_trace_benches::{model, time_calls, Installed, Setup, VARIANTS};
+use maestro_trace_benches::{
+    current_thread_runtime, model, time_calls, Installed, Setup, VARIANTS,
+};
 
 /// Times `iters` calls of `call` ([`time_calls`]).
 fn iter_calls(b: &mut Bencher<'_>, installed: &Installed, call: &dyn Fn(u64) -> u64) {
@@ -37,10 +39,7 @@ fn iter_async(b: &mut Bencher<'_>, installed: &Installed, rt: &tokio::runtime::R
 }
 
 fn bench_setup(c: &mut Criterion, setup: Setup) {
-    let rt = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
-        Err(e) => panic!("no Tokio runtime: {e}"),
-    };
+    let rt = current_thread_runtime();
     let model = model();
     let installed = setup.install();
     let mut group = c.benchmark_group(setup.name());

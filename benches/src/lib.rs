@@ -466,6 +466,15 @@ pub struct ModelAttrs {
     pub production: bool,
 }
 
+/// The current-thread Tokio runtime the `async` variants are awaited on (no I/O or timer
+/// driver: the variants never wait).
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("no Tokio runtime: {e}"),
+    }
+}
+
 /// How long `iters` calls of `call` take, starting a new root every
 /// [`Installed::calls_per_root`] calls where the row needs one (fastrace): the body of the
 /// benches' `iter_custom`.

@@ -1,7 +1,6 @@
 //! With tracing off, `parent = ..` and `links = ..` are not evaluated, and spans using them
-//! allocate nothing. A counting global allocator counts the allocations of the thread that runs
-//! them (nothing here runs on another thread; a count of the whole process also sees the test
-//! harness's own thread, which allocated 2 to 4 times during the loop on a loaded machine).
+//! allocate nothing. A counting global allocator counts the calling thread's allocations
+//! (`counting::thread_allocations`; nothing here runs on another thread).
 
 use std::cell::Cell;
 

@@ -1,8 +1,7 @@
 //! With tracing off, a `tracing` span, event, enter and exit through a registry with
 //! `maestro_trace::tracing::layer()` allocate nothing (once the registry is warm). A counting
-//! global allocator counts the allocations of the thread that runs them (nothing here runs on
-//! another thread; a count of the whole process also sees the test harness's own thread, which
-//! allocated 2 to 4 times during the loop on a loaded machine).
+//! global allocator counts the calling thread's allocations (`counting::thread_allocations`;
+//! nothing here runs on another thread).
 
 use maestro_trace::TracingConfig;
 use maestro_trace_tests::counting::{thread_allocations, Counting};
