@@ -93,6 +93,17 @@ const CHUNK: usize = 64;
 /// The spans one thread's ring holds at most (8192: 1.5 MiB of ours, 2.8 MiB of the raw SDK's).
 const RING_MAX: usize = 8192;
 
+/// The spans one thread's ring holds for a queue of `queue` spans and export batches of
+/// `batch_size`: an eighth of the queue and at least two export batches, but never more than
+/// [`RING_MAX`] nor the queue (1024 with the default settings). Batches larger than half of
+/// [`RING_MAX`] get a ring of [`RING_MAX`]: a thread's spans past it wait in the queue.
+fn ring_size(queue: usize, batch_size: usize) -> usize {
+    (queue / 8)
+        .max(batch_size.saturating_mul(2))
+        .min(RING_MAX)
+        .min(queue)
+}
+
 /// A span that found its thread's ring full, on its way to the queue: one of ours as it was
 /// recorded (its `SpanData` is made on the export thread), or one of the raw SDK's.
 #[derive(Debug)]
@@ -256,13 +267,12 @@ struct Shared {
     id: u64,
     /// Spans per export at most (`max_export_batch_size`).
     batch_size: usize,
-    /// The spans one thread's ring holds: an eighth of the queue, at least two export batches,
-    /// at most [`RING_MAX`] and the queue (1024 with the default settings). A span ending while
-    /// its thread's ring is full goes to [`Shared::overflow`].
     /// Spans that found their thread's ring full (the batching thread is behind), admitted to
     /// the queue one by one while it has room; beyond it they are dropped (counted). Its lock
     /// is only taken then.
     overflow: Mutex<Vec<Queued>>,
+    /// The spans one thread's ring holds ([`ring_size`]). A span ending while its thread's ring
+    /// is full goes to [`Shared::overflow`].
     ring: usize,
     /// The spans a thread ends between two signals (see [`BatchProcessor::signal`]).
     chunk: usize,
@@ -495,7 +505,7 @@ impl BatchProcessor {
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             batch_size,
-            ring: (queue / 8).clamp(2 * batch_size, RING_MAX).min(queue),
+            ring: ring_size(queue, batch_size),
             chunk: batch_size.min(CHUNK),
             signalled: AtomicUsize::new(0),
             capacity: queue as u64,
@@ -734,7 +744,9 @@ impl Batcher {
         let overflowed = std::mem::take(&mut *lock(&shared.overflow));
         let mut add = |span: Pending| {
             if pending.capacity() == 0 {
-                pending.reserve_exact(shared.batch_size);
+                // Room for a batch, up to a ring's worth: a batch size of millions is valid
+                // and grows the vector only as far as spans actually come.
+                pending.reserve_exact(shared.batch_size.min(RING_MAX));
             }
             pending.push(span);
             if pending.len() >= shared.batch_size {

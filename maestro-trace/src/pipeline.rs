@@ -215,7 +215,11 @@ pub(crate) fn capturing() -> bool {
 /// OpenTelemetry provider, so the raw `opentelemetry` API exports to the same place, and has
 /// every thread pick it up.
 fn replace(slot: impl FnOnce(&mut Installed) -> &mut Option<Pipeline>, pipeline: Option<Pipeline>) {
-    install_panic_hook();
+    // Only a pipeline needs the hook. Not while this thread panics: setting a hook then is a
+    // panic of its own, an abort during an unwind (a guard dropped by a panic inside `init`).
+    if pipeline.is_some() && !std::thread::panicking() {
+        install_panic_hook();
+    }
     let mut guard = PIPELINE.write().unwrap_or_else(PoisonError::into_inner);
     *slot(&mut guard) = pipeline;
     let current = guard.current();

@@ -927,6 +927,39 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     assert_eq!(span.events[0].attributes[1].value, "a long g".into());
 }
 
+/// Export batches larger than a thread's ring (8,192 spans) are valid settings: `init` takes
+/// them, and every span still reaches the exporter (it panicked for batches above 4,096), with
+/// memory for the spans that come, not for the batch size (2^40 spans would not fit).
+#[test]
+fn batches_larger_than_a_threads_ring_are_accepted_and_deliver_every_span() {
+    let _serial = serial();
+    let huge = 1 << 40;
+    for (queue, batch) in [
+        (16_384, 8_192),
+        (100_000, 100_000),
+        (9_000, 4_097),
+        (huge, huge),
+    ] {
+        let exporter = Recorded::default();
+        let guard = init(
+            TracingConfig::default()
+                .span_exporter(exporter.clone())
+                .batch_queue_size(queue)
+                .batch_size(batch),
+        )
+        .unwrap_or_else(|e| panic!("queue {queue}, batch {batch}: {e}"));
+        for _ in 0..10_000 {
+            span!("within_batch").in_scope(|| {});
+        }
+        guard.shutdown().expect("flush");
+        assert_eq!(
+            exporter.spans().len(),
+            10_000,
+            "queue {queue}, batch {batch}"
+        );
+    }
+}
+
 #[test]
 fn spans_of_the_raw_api_are_truncated_by_the_same_limit() {
     use maestro_trace::otel::trace::{Span as _, Tracer as _};
