@@ -404,11 +404,13 @@ impl Shared {
         let data = batch
             .into_iter()
             .map(|span| match span {
-                Pending::Ours(mut span) => {
-                    if let Some(buffer) = span.detach_attributes() {
-                        returned.push((span.ring, buffer));
+                Pending::Ours(span) => {
+                    let ring = span.ring;
+                    let (data, buffer) = span.into_detached_span_data(&self.scope);
+                    if let Some(buffer) = buffer {
+                        returned.push((ring, buffer));
                     }
-                    self.truncated(span.into_span_data(&self.scope))
+                    self.truncated(data)
                 }
                 Pending::Sdk(span) => self.truncated(span),
             })

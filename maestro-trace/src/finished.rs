@@ -10,13 +10,15 @@
 //!
 //! Attributes ([`Attribute`]) are recorded into a buffer the thread takes from its spares
 //! ([`buffer`]), strings of up to [`SHORT`] bytes copied into the attribute itself. The export
-//! thread copies them out ([`FinishedSpan::detach_attributes`]: the exporter's vector and
+//! thread copies them out ([`FinishedSpan::into_detached_span_data`]: the exporter's vector and
 //! strings are made there, and freed there after the export) and sends the emptied buffer back
 //! to the thread that ended the span, so a span's attributes cost its thread no allocation and
-//! no free once it has spares. No memory is then allocated on one thread and freed on another:
-//! glibc's allocator takes the allocating thread's arena lock for such a free, and a thread that
-//! waits for that lock while its holder is preempted waits for a whole time slice
-//! (`docs/span-path.md`, 2.1 and section 6).
+//! no free once it has spares. Their buffer and short strings are then never allocated on one
+//! thread and freed on another (what the caller made a `String` of itself, such as a route, a
+//! span name or a string longer than [`SHORT`], still is): glibc's allocator takes the
+//! allocating thread's arena lock for such a free, and a thread that waits for that lock while
+//! its holder is preempted waits for a whole time slice (`docs/span-path.md`, 2.1 and
+//! section 6).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -115,22 +117,37 @@ impl FinishedSpan {
         self.rare.get_or_insert_with(Box::default)
     }
 
-    /// Copies the span's attributes into a vector of their own, allocated here, their short
-    /// strings made into the exporters' strings, and returns the buffer they were recorded in,
-    /// emptied, to be used again by the thread that recorded them (`None`: the span had no
-    /// buffer, or one too large to keep).
-    pub(crate) fn detach_attributes(&mut self) -> Option<Vec<Attribute>> {
+    /// The span's `SpanData`, as [`into_span_data`](Self::into_span_data) makes it, with its
+    /// attributes copied into the exporter's vector (allocated here, short strings made into
+    /// strings of their own on the way), and the buffer they were recorded in, emptied, to be
+    /// used again by the thread that recorded them (`None`: the span had no buffer, or one too
+    /// large to keep). One pass over the attributes.
+    pub(crate) fn into_detached_span_data(
+        mut self,
+        scope: &InstrumentationScope,
+    ) -> (SpanData, Option<Vec<Attribute>>) {
         let capacity = self.attributes.capacity();
         if capacity == 0 {
-            return None;
+            return (self.into_span_data(scope), None);
         }
-        let detached = self.attributes.drain(..).map(Attribute::owned).collect();
-        let recorded = std::mem::replace(&mut self.attributes, detached);
-        (capacity <= KEPT_CAPACITY).then_some(recorded)
+        let detached = self
+            .attributes
+            .drain(..)
+            .map(Attribute::into_key_value)
+            .collect();
+        let recorded = std::mem::take(&mut self.attributes);
+        let data = self.span_data_with(detached, scope);
+        (data, (capacity <= KEPT_CAPACITY).then_some(recorded))
     }
 
-    /// The span's `SpanData`, field by field what the SDK's span would have made, with `scope`.
-    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+    /// The span's `SpanData`, field by field what the SDK's span would have made, with `scope`;
+    /// the attributes converted in their own buffer.
+    pub(crate) fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
+        let attributes = key_values(std::mem::take(&mut self.attributes));
+        self.span_data_with(attributes, scope)
+    }
+
+    fn span_data_with(self, attributes: Vec<KeyValue>, scope: &InstrumentationScope) -> SpanData {
         let Rare { trace_state, links } = self.rare.map(|rare| *rare).unwrap_or_default();
         SpanData {
             span_context: SpanContext::new(
@@ -146,7 +163,7 @@ impl FinishedSpan {
             name: self.name,
             start_time: self.start_time,
             end_time: self.end_time,
-            attributes: key_values(self.attributes),
+            attributes,
             dropped_attributes_count: self.dropped_attributes_count,
             events: self.events,
             links,
@@ -218,17 +235,6 @@ impl Attribute {
             }
         };
         KeyValue::new(self.key, value)
-    }
-
-    /// The attribute with a short string made into a string of its own.
-    fn owned(self) -> Attribute {
-        match self.value {
-            Recorded::Value(_) => self,
-            Recorded::Short { .. } => {
-                let KeyValue { key, value, .. } = self.into_key_value();
-                Attribute::new(key, value)
-            }
-        }
     }
 }
 
@@ -371,11 +377,12 @@ mod tests {
     }
 
     #[test]
-    fn detaching_leaves_the_values_and_returns_the_buffer_emptied() {
+    fn detaching_copies_the_values_out_and_returns_the_buffer_emptied() {
         let attributes = recorded();
         let buffer = attributes.as_ptr() as usize;
-        let mut span = span_with("detached", attributes);
-        let returned = span.detach_attributes().expect("a buffer to return");
+        let span = span_with("detached", attributes);
+        let (data, returned) = span.into_detached_span_data(&scope());
+        let returned = returned.expect("a buffer to return");
         assert!(returned.is_empty());
         assert_eq!(returned.capacity(), 8);
         assert_eq!(
@@ -383,17 +390,15 @@ mod tests {
             buffer,
             "the recorded buffer itself"
         );
-        assert!(span
-            .attributes
-            .iter()
-            .all(|attribute| matches!(attribute.value, Recorded::Value(_))));
-        let data = span.into_span_data(&scope());
+        assert_ne!(data.attributes.as_ptr() as usize, buffer);
         assert_eq!(data.attributes, expected());
+        assert_eq!(data.name, "detached");
         // A span without attributes has no buffer to return; an oversized one is not kept.
-        let mut bare = span_with("bare", Vec::new());
-        assert!(bare.detach_attributes().is_none());
-        bare.attributes = Vec::with_capacity(KEPT_CAPACITY + 1);
-        assert!(bare.detach_attributes().is_none());
+        let (data, returned) = span_with("bare", Vec::new()).into_detached_span_data(&scope());
+        assert!(returned.is_none() && data.attributes.is_empty());
+        let (_, returned) = span_with("oversized", Vec::with_capacity(KEPT_CAPACITY + 1))
+            .into_detached_span_data(&scope());
+        assert!(returned.is_none());
     }
 
     #[test]

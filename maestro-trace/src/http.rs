@@ -170,15 +170,12 @@ impl QueryRedaction {
 /// The request method as the HTTP semantic conventions record it: pushes `http.request.method`
 /// (`_OTHER` plus `http.request.method_original` for a method outside the known set) onto
 /// `attributes`.
-pub(crate) fn record_method(method: &str, attributes: &mut Vec<KeyValue>) {
+pub(crate) fn record_method<A: From<KeyValue>>(method: &str, attributes: &mut Vec<A>) {
     match known_method(method) {
-        Some(known) => attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, known)),
+        Some(known) => attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, known).into()),
         None => {
-            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER"));
-            attributes.push(KeyValue::new(
-                HTTP_REQUEST_METHOD_ORIGINAL,
-                method.to_owned(),
-            ));
+            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD, "_OTHER").into());
+            attributes.push(KeyValue::new(HTTP_REQUEST_METHOD_ORIGINAL, method.to_owned()).into());
         }
     }
 }
@@ -324,7 +321,7 @@ mod tests {
         assert_eq!(span_method("QUERY"), "QUERY");
         assert_eq!(span_method("get"), "HTTP");
         assert_eq!(span_method("PROPFIND"), "HTTP");
-        let mut attributes = Vec::new();
+        let mut attributes: Vec<KeyValue> = Vec::new();
         for method in ["QUERY", "get", "PROPFIND"] {
             record_method(method, &mut attributes);
         }

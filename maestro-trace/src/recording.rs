@@ -424,12 +424,19 @@ impl Recording {
     /// Adds `attributes` recorded as ours, within the span's attribute limit (the rest counted
     /// as dropped), as `set_attribute` would one by one.
     pub(crate) fn record(&mut self, attributes: Vec<Attribute>) {
+        self.record_with(|recorded| recorded.extend(attributes));
+    }
+
+    /// Lets `record` append to the span's own attributes (no vector of its own, no copy), then
+    /// keeps them within the span's attribute limit (the rest counted as dropped), as
+    /// `set_attribute` would one by one. `record` does not run once the span has ended.
+    pub(crate) fn record_with(&mut self, record: impl FnOnce(&mut Vec<Attribute>)) {
         let max = self.sink.limits.max_attributes_per_span as usize;
         if let Some(data) = &mut self.data {
-            let room = max.saturating_sub(data.attributes.len());
-            let dropped = attributes.len().saturating_sub(room);
+            record(&mut data.attributes);
+            let dropped = data.attributes.len().saturating_sub(max);
             data.dropped_attributes_count += dropped as u32;
-            data.attributes.extend(attributes.into_iter().take(room));
+            data.attributes.truncate(max);
         }
     }
 

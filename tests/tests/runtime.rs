@@ -960,6 +960,48 @@ fn batches_larger_than_a_threads_ring_are_accepted_and_deliver_every_span() {
     }
 }
 
+/// The server span of one request through `TracingMiddleware` under `limits`.
+fn server_span_under(limits: maestro_trace::SpanLimits) -> maestro_trace::sdk::trace::SpanData {
+    use actix_web::{test, web, App, HttpResponse};
+    let (exporter, guard) = init_with_limits(limits);
+    actix_web::rt::System::new().block_on(async {
+        let app = App::new()
+            .wrap(maestro_trace::TracingMiddleware::default())
+            .route("/models/{id}", web::get().to(HttpResponse::Ok));
+        let service = test::init_service(app).await;
+        let request = test::TestRequest::get()
+            .uri("/models/bert?version=2")
+            .insert_header(("user-agent", "maestro-client/1.0"))
+            .peer_addr("10.1.2.3:5555".parse().expect("addr"))
+            .to_request();
+        test::call_and_read_body(&service, request).await;
+    });
+    guard.shutdown().expect("flush");
+    let mut spans = exporter.spans();
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    spans.remove(0)
+}
+
+#[test]
+fn the_middlewares_attributes_count_against_the_span_limit_in_their_order() {
+    let _serial = serial();
+    let all = server_span_under(maestro_trace::SpanLimits::default());
+    assert_eq!(all.dropped_attributes_count, 0);
+    assert!(all.attributes.len() > 3, "{:?}", all.attributes);
+    let capped = server_span_under(maestro_trace::SpanLimits {
+        max_attributes_per_span: 3,
+        ..maestro_trace::SpanLimits::default()
+    });
+    // The first three as they were recorded (the request's, at the start), the rest (the
+    // request's others, the route and the status, set later) counted as dropped.
+    assert_eq!(capped.attributes, all.attributes[..3]);
+    assert_eq!(
+        capped.dropped_attributes_count as usize,
+        all.attributes.len() - 3
+    );
+    assert_eq!(capped.name, all.name);
+}
+
 #[test]
 fn spans_of_the_raw_api_are_truncated_by_the_same_limit() {
     use maestro_trace::otel::trace::{Span as _, Tracer as _};

@@ -13,14 +13,15 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Uri;
 use actix_web::HttpRequest;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, TraceContextExt};
-use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 use super::settings::{HttpSemconv, Settings};
-use crate::finished;
+use crate::finished::{self, Attribute};
 use crate::http;
 use crate::pipeline;
+use crate::recording;
 use crate::span::Span;
 
 /// The host, user agent and client address this worker last recorded, shared with the next
@@ -190,9 +191,21 @@ pub(super) fn start_span(
     // what the request and response add, instead of regrown while they are set (the sampler
     // still sees none).
     let buffer = finished::buffer(settings.attribute_capacity());
-    let mut span = active.sink.build(builder, buffer, &parent, None);
+    // When the configuration samples this span for sure, the sampler is not asked (as for the
+    // macros' spans).
+    let decided = {
+        let parent_span = parent.span();
+        let parent_context = Some(parent_span.span_context()).filter(|sc| sc.is_valid());
+        active
+            .hints
+            .samples(parent_context)
+            .then(|| recording::sampled_for_sure(&parent))
+    };
+    let mut span = active.sink.build(builder, buffer, &parent, decided);
     let recording = span.is_recording();
-    span.recording(|span| span.set_attributes(request_attributes(req, route, settings, recent)));
+    span.recording(|span| {
+        span.record_with(|attrs| request_attributes(req, route, settings, recent, attrs));
+    });
     let span = Span::from_context(span.into_context(&parent));
     let route = (route_later && recording).then(|| PendingRoute {
         method,
@@ -213,14 +226,16 @@ pub(super) fn start_span(
     })
 }
 
+/// Appends the request's attributes to the span's own (`attrs`): strings read from the request
+/// are copied straight in (inline when short), with no vector or `KeyValue` of their own.
 fn request_attributes(
     req: &ServiceRequest,
     route: Option<String>,
     settings: &Settings,
     recent: &RecentValues,
-) -> Vec<KeyValue> {
+    attrs: &mut Vec<Attribute>,
+) {
     let legacy = settings.semconv == HttpSemconv::StableAndLegacy;
-    let mut attrs = Vec::with_capacity(12 + settings.request_headers.len());
     // The pre-stable names, appended after the stable ones (allocates nothing when unused).
     let mut legacy_attrs = Vec::new();
     let origin = Origin::of(req);
@@ -228,49 +243,57 @@ fn request_attributes(
     let path = req.path();
     let query = match req.query_string() {
         "" => None,
-        query => Some(settings.redacted_query.query(query).into_owned()),
+        query => Some(settings.redacted_query.query(query)),
     };
 
     let method = req.method().as_str();
     if legacy {
-        let method = match http::known_method(method) {
-            Some(method) => Value::from(method),
-            None => Value::from(method.to_owned()),
-        };
-        legacy_attrs.push(KeyValue::new("http.method", method));
+        legacy_attrs.push(match http::known_method(method) {
+            Some(method) => attribute("http.method", method),
+            None => Attribute::text(Key::from_static_str("http.method"), method),
+        });
         let query = query.as_deref().map_or(String::new(), |q| format!("?{q}"));
-        legacy_attrs.push(KeyValue::new(
+        legacy_attrs.push(attribute(
             "http.url",
             format!("{}://{}{path}{query}", origin.scheme, origin.host),
         ));
     }
-    http::record_method(method, &mut attrs);
-    attrs.push(KeyValue::new(semconv::URL_PATH, path.to_owned()));
+    http::record_method(method, attrs);
+    attrs.push(Attribute::text(
+        Key::from_static_str(semconv::URL_PATH),
+        path,
+    ));
     if let Some(query) = query {
-        attrs.push(KeyValue::new(semconv::URL_QUERY, query));
+        attrs.push(Attribute::text(
+            Key::from_static_str(semconv::URL_QUERY),
+            &query,
+        ));
     }
-    let scheme = match &*origin.scheme {
-        "http" => Value::from("http"),
-        "https" => Value::from("https"),
-        other => Value::from(other.to_owned()),
-    };
-    attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme));
+    attrs.push(match &*origin.scheme {
+        "http" => attribute(semconv::URL_SCHEME, "http"),
+        "https" => attribute(semconv::URL_SCHEME, "https"),
+        other => Attribute::text(Key::from_static_str(semconv::URL_SCHEME), other),
+    });
     if let Some(route) = route {
-        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
+        attrs.push(attribute(semconv::HTTP_ROUTE, route));
     }
-    attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, recent.host(host)));
+    attrs.push(attribute(semconv::SERVER_ADDRESS, recent.host(host)));
     if let Some(port) = port {
-        attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        attrs.push(attribute(semconv::SERVER_PORT, i64::from(port)));
     }
     if let Some(client) = &origin.client {
-        let client = match client {
-            ClientAddress::Peer(ip) => recent.client(*ip),
-            ClientAddress::Forwarded(text) => Value::from(split_host(text).0.to_owned()),
+        let client = |key| match client {
+            ClientAddress::Peer(ip) => {
+                Attribute::new(Key::from_static_str(key), recent.client(*ip))
+            }
+            ClientAddress::Forwarded(text) => {
+                Attribute::text(Key::from_static_str(key), split_host(text).0)
+            }
         };
         if legacy {
-            legacy_attrs.push(KeyValue::new("http.client_ip", client.clone()));
+            legacy_attrs.push(client("http.client_ip"));
         }
-        attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client));
+        attrs.push(client(semconv::CLIENT_ADDRESS));
     }
     let user_agent = req
         .headers()
@@ -279,16 +302,20 @@ fn request_attributes(
     if let Some(agent) = user_agent {
         let agent = recent.user_agent(agent);
         if legacy {
-            legacy_attrs.push(KeyValue::new("http.user_agent", agent.clone()));
+            legacy_attrs.push(attribute("http.user_agent", agent.clone()));
         }
-        attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, agent));
+        attrs.push(attribute(semconv::USER_AGENT_ORIGINAL, agent));
     }
     if let Some(version) = http::protocol_version!(req.version(), actix_web::http::Version) {
-        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+        attrs.push(attribute(semconv::NETWORK_PROTOCOL_VERSION, version));
     }
-    settings.capture(&settings.request_headers, req.headers(), &mut attrs);
+    settings.capture(&settings.request_headers, req.headers(), attrs);
     attrs.append(&mut legacy_attrs);
-    attrs
+}
+
+/// `key` with `value` as OpenTelemetry has it.
+fn attribute(key: &'static str, value: impl Into<Value>) -> Attribute {
+    Attribute::new(Key::from_static_str(key), value.into())
 }
 
 /// `"{METHOD} {route}"`, or the method alone when no route matched.

@@ -518,11 +518,11 @@ impl Settings {
     }
 
     /// `key = [values...]` for each configured header present in `headers`.
-    pub(super) fn capture(
+    pub(super) fn capture<A: From<KeyValue>>(
         &self,
         captured: &[(HeaderName, Key)],
         headers: &HeaderMap,
-        out: &mut Vec<KeyValue>,
+        out: &mut Vec<A>,
     ) {
         for (name, key) in captured {
             let values: Vec<opentelemetry::StringValue> = headers
@@ -536,7 +536,7 @@ impl Settings {
                 })
                 .collect();
             if !values.is_empty() {
-                out.push(KeyValue::new(key.clone(), Value::Array(values.into())));
+                out.push(KeyValue::new(key.clone(), Value::Array(values.into())).into());
             }
         }
     }
