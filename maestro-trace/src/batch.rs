@@ -684,7 +684,7 @@ impl Batcher {
         let mut pending: Vec<Pending> = Vec::new();
         // The rings' spans on their way to `pending`.
         let mut taken = Taken::default();
-        let mut deadline = Instant::now() + self.settings.scheduled_delay;
+        let mut deadline = self.next_deadline();
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
             match self.requests.recv_timeout(wait) {
@@ -776,7 +776,15 @@ impl Batcher {
         if !pending.is_empty() {
             let _ = self.export(std::mem::take(pending));
         }
-        Instant::now() + self.settings.scheduled_delay
+        self.next_deadline()
+    }
+
+    /// When the scheduled delay from now is up; a delay past what an `Instant` holds
+    /// (`Duration::MAX`) is a century: never, for a process.
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        now.checked_add(self.settings.scheduled_delay)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
     }
 
     /// Exports the pending spans, in batches. After a failed export the rest is dropped (and

@@ -470,7 +470,9 @@ impl TracingConfig {
         self
     }
 
-    /// How long spans wait before a batch is sent (default 5 s).
+    /// How long spans wait before a batch is sent (default 5 s; zero is an error of `init`, as
+    /// `OTEL_BSP_SCHEDULE_DELAY=0` is; `Duration::MAX` means only full batches, flushes and the
+    /// shutdown send them).
     pub fn batch_delay(mut self, delay: Duration) -> Self {
         self.batch.scheduled_delay = delay;
         self
@@ -685,6 +687,13 @@ impl TracingConfig {
                 "batch_size",
                 batch.max_export_batch_size,
                 format!("between 1 and the queue size ({})", batch.max_queue_size),
+            ));
+        }
+        if batch.scheduled_delay.is_zero() {
+            batch_errors.push(InitError::invalid_config(
+                "batch_delay",
+                "0s",
+                "a positive duration",
             ));
         }
         if batch.export_timeout.is_zero() {

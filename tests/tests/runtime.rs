@@ -360,6 +360,14 @@ fn invalid_values_set_in_code_are_errors_too() {
             "batch_size",
         ),
         (
+            TracingConfig::default().batch_delay(Duration::ZERO),
+            "batch_delay",
+        ),
+        (
+            TracingConfig::default().export_timeout(Duration::ZERO),
+            "export_timeout",
+        ),
+        (
             TracingConfig::default().exporter(Exporter::otlp_grpc("localhost:4317")),
             "OTLP endpoint",
         ),
@@ -1115,4 +1123,36 @@ fn baggage_attributes_count_against_the_span_limit_after_the_spans_own() {
     // No room left: the baggage entry is the one dropped, and counted.
     assert_eq!(keys("full"), ["model", "version"]);
     assert_eq!(span("full").dropped_attributes_count, 1);
+}
+
+/// A delay or a timeout too long for the clock (`Duration::MAX`) means "never": the spans are
+/// still delivered at shutdown (the batching thread died on such a delay, losing them all).
+#[test]
+fn durations_past_the_clocks_range_mean_never_and_lose_nothing() {
+    let _serial = serial();
+    for (delay, timeout) in [
+        (Duration::MAX, Duration::from_secs(30)),
+        (Duration::from_secs(5), Duration::MAX),
+        (Duration::MAX, Duration::MAX),
+    ] {
+        let exporter = Recorded::default();
+        let guard = init(
+            TracingConfig::default()
+                .span_exporter(exporter.clone())
+                .batch_delay(delay)
+                .export_timeout(timeout),
+        )
+        .unwrap_or_else(|e| panic!("delay {delay:?}, timeout {timeout:?}: {e}"));
+        for _ in 0..600 {
+            span!("before_shutdown").in_scope(|| {});
+        }
+        guard
+            .shutdown()
+            .unwrap_or_else(|e| panic!("delay {delay:?}, timeout {timeout:?}: {e}"));
+        assert_eq!(
+            exporter.spans().len(),
+            600,
+            "delay {delay:?}, timeout {timeout:?}"
+        );
+    }
 }
