@@ -3,6 +3,7 @@
 //!
 //! - `clock`: one reading of each clock a span could take its start and end from;
 //! - `context`: making a span current for the raw `opentelemetry` API, three ways;
+//! - `ids`: the trace and span id a root span takes from the SDK's generator;
 //! - `record`: one sampled span on the caller (the prototype of `maestro_trace_benches::
 //!   span_path` against `#[traced]`, the raw SDK and fastrace);
 //! - `convert`: building the SDK's `SpanData` from compact records, one batch of 512 at a time;
@@ -78,6 +79,19 @@ fn contexts(c: &mut Criterion) {
             Context::map_current(|cx| cx.span().end_with_timestamp(SystemTime::UNIX_EPOCH));
             drop(black_box(guard));
         })
+    });
+    group.finish();
+}
+
+/// The trace id and span id of a root span, from the SDK's `RandomIdGenerator` (what our
+/// `Sink` takes them from): with `clock` and `context`, the parts of a sampled span that any span
+/// the raw API can see as current pays, whatever else it does.
+fn ids(c: &mut Criterion) {
+    use opentelemetry_sdk::trace::IdGenerator as _;
+    let mut group = c.benchmark_group("ids");
+    let ids = opentelemetry_sdk::trace::RandomIdGenerator::default();
+    group.bench_function("trace_and_span_id", |b| {
+        b.iter(|| (black_box(ids.new_trace_id()), black_box(ids.new_span_id())))
     });
     group.finish();
 }
@@ -262,6 +276,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = span_path;
     config = config();
-    targets = disabled_async, clocks, contexts, records, converts
+    targets = disabled_async, clocks, contexts, ids, records, converts
 }
 criterion_main!(span_path);
