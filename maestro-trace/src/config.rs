@@ -689,19 +689,17 @@ impl TracingConfig {
                 format!("between 1 and the queue size ({})", batch.max_queue_size),
             ));
         }
-        if batch.scheduled_delay.is_zero() {
-            batch_errors.push(InitError::invalid_config(
-                "batch_delay",
-                "0s",
-                "a positive duration",
-            ));
-        }
-        if batch.export_timeout.is_zero() {
-            batch_errors.push(InitError::invalid_config(
-                "export_timeout",
-                "0s",
-                "a positive duration",
-            ));
+        for (setting, duration) in [
+            ("batch_delay", batch.scheduled_delay),
+            ("export_timeout", batch.export_timeout),
+        ] {
+            if duration.is_zero() {
+                batch_errors.push(InitError::invalid_config(
+                    setting,
+                    "0s",
+                    "a positive duration",
+                ));
+            }
         }
         let mut exporter = Vec::new();
         if let Some(ExporterChoice::Builtin(chosen)) = &self.exporter {

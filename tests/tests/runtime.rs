@@ -935,6 +935,21 @@ fn span_limits_cap_attributes_and_events_and_truncate_long_values() {
     assert_eq!(span.events[0].attributes[1].value, "a long g".into());
 }
 
+/// How many of `spans` sibling spans reach the exporter through `config`, counted after the
+/// shutdown; `init` and the shutdown must succeed (`case` names the settings if not).
+fn exported_of(config: TracingConfig, spans: usize, case: &str) -> usize {
+    let exporter = Recorded::default();
+    let guard = init(config.span_exporter(exporter.clone()))
+        .unwrap_or_else(|e| panic!("{case}: init: {e}"));
+    for _ in 0..spans {
+        span!("sibling").in_scope(|| {});
+    }
+    guard
+        .shutdown()
+        .unwrap_or_else(|e| panic!("{case}: shutdown: {e}"));
+    exporter.spans().len()
+}
+
 /// Export batches larger than a thread's ring (8,192 spans) are valid settings: `init` takes
 /// them, and every span still reaches the exporter (it panicked for batches above 4,096), with
 /// memory for the spans that come, not for the batch size (2^40 spans would not fit).
@@ -948,23 +963,11 @@ fn batches_larger_than_a_threads_ring_are_accepted_and_deliver_every_span() {
         (9_000, 4_097),
         (huge, huge),
     ] {
-        let exporter = Recorded::default();
-        let guard = init(
-            TracingConfig::default()
-                .span_exporter(exporter.clone())
-                .batch_queue_size(queue)
-                .batch_size(batch),
-        )
-        .unwrap_or_else(|e| panic!("queue {queue}, batch {batch}: {e}"));
-        for _ in 0..10_000 {
-            span!("within_batch").in_scope(|| {});
-        }
-        guard.shutdown().expect("flush");
-        assert_eq!(
-            exporter.spans().len(),
-            10_000,
-            "queue {queue}, batch {batch}"
-        );
+        let case = format!("queue {queue}, batch {batch}");
+        let config = TracingConfig::default()
+            .batch_queue_size(queue)
+            .batch_size(batch);
+        assert_eq!(exported_of(config, 10_000, &case), 10_000, "{case}");
     }
 }
 
@@ -1135,24 +1138,10 @@ fn durations_past_the_clocks_range_mean_never_and_lose_nothing() {
         (Duration::from_secs(5), Duration::MAX),
         (Duration::MAX, Duration::MAX),
     ] {
-        let exporter = Recorded::default();
-        let guard = init(
-            TracingConfig::default()
-                .span_exporter(exporter.clone())
-                .batch_delay(delay)
-                .export_timeout(timeout),
-        )
-        .unwrap_or_else(|e| panic!("delay {delay:?}, timeout {timeout:?}: {e}"));
-        for _ in 0..600 {
-            span!("before_shutdown").in_scope(|| {});
-        }
-        guard
-            .shutdown()
-            .unwrap_or_else(|e| panic!("delay {delay:?}, timeout {timeout:?}: {e}"));
-        assert_eq!(
-            exporter.spans().len(),
-            600,
-            "delay {delay:?}, timeout {timeout:?}"
-        );
+        let case = format!("delay {delay:?}, timeout {timeout:?}");
+        let config = TracingConfig::default()
+            .batch_delay(delay)
+            .export_timeout(timeout);
+        assert_eq!(exported_of(config, 600, &case), 600, "{case}");
     }
 }

@@ -250,7 +250,7 @@ fn request_attributes(
     if legacy {
         legacy_attrs.push(match http::known_method(method) {
             Some(method) => attribute("http.method", method),
-            None => Attribute::text(Key::from_static_str("http.method"), method),
+            None => text("http.method", method),
         });
         let query = query.as_deref().map_or(String::new(), |q| format!("?{q}"));
         legacy_attrs.push(attribute(
@@ -259,20 +259,14 @@ fn request_attributes(
         ));
     }
     http::record_method(method, attrs);
-    attrs.push(Attribute::text(
-        Key::from_static_str(semconv::URL_PATH),
-        path,
-    ));
+    attrs.push(text(semconv::URL_PATH, path));
     if let Some(query) = query {
-        attrs.push(Attribute::text(
-            Key::from_static_str(semconv::URL_QUERY),
-            &query,
-        ));
+        attrs.push(text(semconv::URL_QUERY, &query));
     }
     attrs.push(match &*origin.scheme {
         "http" => attribute(semconv::URL_SCHEME, "http"),
         "https" => attribute(semconv::URL_SCHEME, "https"),
-        other => Attribute::text(Key::from_static_str(semconv::URL_SCHEME), other),
+        other => text(semconv::URL_SCHEME, other),
     });
     if let Some(route) = route {
         attrs.push(attribute(semconv::HTTP_ROUTE, route));
@@ -283,12 +277,8 @@ fn request_attributes(
     }
     if let Some(client) = &origin.client {
         let client = |key| match client {
-            ClientAddress::Peer(ip) => {
-                Attribute::new(Key::from_static_str(key), recent.client(*ip))
-            }
-            ClientAddress::Forwarded(text) => {
-                Attribute::text(Key::from_static_str(key), split_host(text).0)
-            }
+            ClientAddress::Peer(ip) => attribute(key, recent.client(*ip)),
+            ClientAddress::Forwarded(forwarded) => text(key, split_host(forwarded).0),
         };
         if legacy {
             legacy_attrs.push(client("http.client_ip"));
@@ -316,6 +306,11 @@ fn request_attributes(
 /// `key` with `value` as OpenTelemetry has it.
 fn attribute(key: &'static str, value: impl Into<Value>) -> Attribute {
     Attribute::new(Key::from_static_str(key), value.into())
+}
+
+/// `key` with a string read from the request, copied inline when short.
+fn text(key: &'static str, value: &str) -> Attribute {
+    Attribute::text(Key::from_static_str(key), value)
 }
 
 /// `"{METHOD} {route}"`, or the method alone when no route matched.
