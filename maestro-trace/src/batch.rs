@@ -119,7 +119,7 @@ enum Queued {
 /// 352 for the SDK's). A thread's ring of a kind is made when it first ends a span of that kind.
 trait Ringed: Sized + Send + 'static {
     /// The batching thread's end of a thread's ring of this kind.
-    type Reader: Reader<Span = Self>;
+    type Reader: Reader;
     fn producer(lane: &mut Lane) -> &mut Option<Producer<Self>>;
     fn readers(shared: &Shared) -> &Mutex<Vec<Self::Reader>>;
     /// A new ring for `lane`'s thread: its writing end and its reading end.
@@ -131,9 +131,9 @@ trait Ringed: Sized + Send + 'static {
 
 /// The batching thread's end of one thread's ring.
 trait Reader: Send {
-    type Span;
-    /// The next span, ready for its `SpanData` to be made.
-    fn next(&mut self) -> Option<Self::Span>;
+    /// Moves the spans waiting in the ring onto `out`, ready for their `SpanData` to be made:
+    /// read as one chunk, each moved once.
+    fn drain_into(&mut self, out: &mut Vec<Pending>);
     /// Whether the thread has exited (dropped its end).
     fn is_abandoned(&self) -> bool;
 }
@@ -149,12 +149,16 @@ struct OursReader {
 }
 
 impl Reader for OursReader {
-    type Span = FinishedSpan;
-
-    fn next(&mut self) -> Option<FinishedSpan> {
-        let mut span = self.spans.pop().ok()?;
-        span.ring = self.id;
-        Some(span)
+    fn drain_into(&mut self, out: &mut Vec<Pending>) {
+        // Only this end takes spans off the ring: the slots read stay readable.
+        let Ok(chunk) = self.spans.read_chunk(self.spans.slots()) else {
+            return;
+        };
+        out.reserve(chunk.len());
+        for mut span in chunk {
+            span.ring = self.id;
+            out.push(Pending::Ours(span));
+        }
     }
 
     fn is_abandoned(&self) -> bool {
@@ -163,10 +167,11 @@ impl Reader for OursReader {
 }
 
 impl Reader for Consumer<SpanData> {
-    type Span = SpanData;
-
-    fn next(&mut self) -> Option<SpanData> {
-        self.pop().ok()
+    fn drain_into(&mut self, out: &mut Vec<Pending>) {
+        let Ok(chunk) = self.read_chunk(self.slots()) else {
+            return;
+        };
+        out.extend(chunk.into_iter().map(Pending::Sdk));
     }
 
     fn is_abandoned(&self) -> bool {
@@ -381,12 +386,13 @@ impl Shared {
     /// Moves every span waiting in the threads' rings into `taken`; forgets the rings of
     /// threads that have exited once they are empty. Returns how many it moved. (The overflow's
     /// spans are taken apart: they are in the queue already.)
-    fn take_rings(&self, taken: &mut Taken) -> usize {
+    fn take_rings(&self, taken: &mut Vec<Pending>) -> usize {
         self.signalled.store(0, Ordering::Relaxed);
-        drain_rings(&self.ours, &mut taken.ours) + drain_rings(&self.sdk, &mut taken.sdk)
+        drain_rings(&self.ours, taken) + drain_rings(&self.sdk, taken)
     }
 
     /// `span`, its values cut to the length limit.
+    #[inline]
     fn truncated(&self, mut span: SpanData) -> SpanData {
         let max_len = self.max_value_length.load(Ordering::Relaxed);
         if max_len != usize::MAX {
@@ -453,33 +459,15 @@ impl Shared {
     }
 }
 
-/// Spans taken off the rings, by kind (kept between wake-ups, so their memory is reused).
-#[derive(Default)]
-struct Taken {
-    ours: Vec<FinishedSpan>,
-    sdk: Vec<SpanData>,
-}
-
-impl Taken {
-    /// Keeps the first `count` spans (ours first), drops the rest.
-    fn truncate(&mut self, count: usize) {
-        let ours = count.min(self.ours.len());
-        self.ours.truncate(ours);
-        self.sdk.truncate(count - ours);
-    }
-}
-
 /// Moves the spans of every ring in `rings` into `out`, forgetting the rings of threads that
 /// have exited once they are empty; returns how many it moved.
-fn drain_rings<R: Reader>(rings: &Mutex<Vec<R>>, out: &mut Vec<R::Span>) -> usize {
+fn drain_rings<R: Reader>(rings: &Mutex<Vec<R>>, out: &mut Vec<Pending>) -> usize {
     let before = out.len();
     lock(rings).retain_mut(|ring| {
         // Abandoned first: a thread that exits after this loop pushed its last spans before,
         // and the ring is kept until a later call has emptied it.
         let abandoned = ring.is_abandoned();
-        while let Some(span) = ring.next() {
-            out.push(span);
-        }
+        ring.drain_into(out);
         !abandoned
     });
     out.len() - before
@@ -652,7 +640,7 @@ impl SpanProcessor for BatchProcessor {
         }
         // Spans the batching thread could not take in time, or that ended while it shut down,
         // are dropped, counted (queued: they had ended before the shutdown).
-        let in_rings = self.shared.take_rings(&mut Taken::default()) as u64;
+        let in_rings = self.shared.take_rings(&mut Vec::new()) as u64;
         COUNTERS.queued.fetch_add(in_rings, Ordering::Relaxed);
         let overflowed = std::mem::take(&mut *lock(&self.shared.overflow));
         let overflowed = self.shared.unresolved.resolve(overflowed.len() as u64);
@@ -682,8 +670,9 @@ impl Batcher {
     fn run(self) {
         // Spans taken from the rings, sent when a batch's worth is together or the delay passed.
         let mut pending: Vec<Pending> = Vec::new();
-        // The rings' spans on their way to `pending`.
-        let mut taken = Taken::default();
+        // The rings' spans on their way to `pending`, ours first (kept between wake-ups, so
+        // its memory is reused).
+        let mut taken: Vec<Pending> = Vec::new();
         let mut deadline = self.next_deadline();
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
@@ -739,7 +728,12 @@ impl Batcher {
 
     /// Takes every thread's waiting spans into the queue (as far as it has room), exporting
     /// each batch's worth.
-    fn collect(&self, taken: &mut Taken, pending: &mut Vec<Pending>) {
+    ///
+    /// The rings are read into `taken` first, not into `pending`: the vector `pending` grows
+    /// into is the one handed to the exporter, and must keep its batch's capacity (read
+    /// straight into it, a wake-up's spans past that capacity grew it, 180 KiB moved each time:
+    /// 3,390 → 4,885 instructions per exported span in all threads).
+    fn collect(&self, taken: &mut Vec<Pending>, pending: &mut Vec<Pending>) {
         let shared = &self.shared;
         let count = shared.take_rings(taken);
         taken.truncate(shared.admit(count));
@@ -755,11 +749,8 @@ impl Batcher {
                 let _ = self.export(std::mem::take(pending));
             }
         };
-        for span in taken.ours.drain(..) {
-            add(Pending::Ours(span));
-        }
-        for span in taken.sdk.drain(..) {
-            add(Pending::Sdk(span));
+        for span in taken.drain(..) {
+            add(span);
         }
         for span in overflowed {
             add(match span {
@@ -771,7 +762,7 @@ impl Batcher {
 
     /// The scheduled delay has passed: exports every span waiting, and returns the next
     /// deadline.
-    fn send_partial(&self, taken: &mut Taken, pending: &mut Vec<Pending>) -> Instant {
+    fn send_partial(&self, taken: &mut Vec<Pending>, pending: &mut Vec<Pending>) -> Instant {
         self.collect(taken, pending);
         if !pending.is_empty() {
             let _ = self.export(std::mem::take(pending));

@@ -128,7 +128,8 @@ impl FinishedSpan {
     ) -> (SpanData, Option<Vec<Attribute>>) {
         let capacity = self.attributes.capacity();
         if capacity == 0 {
-            return (self.into_span_data(scope), None);
+            // No buffer: nothing to convert, nothing to send back.
+            return (self.span_data_with(Vec::new(), scope), None);
         }
         let detached = self
             .attributes

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::trace::{
-    Event, Link, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags,
+    Event, Link, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags,
 };
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -127,13 +127,13 @@ impl ThreadSink {
         ThreadSink(sink)
     }
 
-    /// Builds the span `builder` describes under `parent_cx`, exactly as the SDK's
+    /// Builds the span `begin` describes under `parent_cx`, exactly as the SDK's
     /// `Tracer::build_with_context` does (ids, sampling, limits), with the attributes
-    /// `recorded` as ours before the builder's, and the sampler's decision taken before when
+    /// `recorded` as ours before `begin`'s, and the sampler's decision taken before when
     /// `decided` is given.
     pub(crate) fn build(
         self: &Arc<Self>,
-        mut builder: SpanBuilder,
+        begin: Begin,
         recorded: Vec<Attribute>,
         parent_cx: &Context,
         decided: Option<SamplingResult>,
@@ -141,6 +141,12 @@ impl ThreadSink {
         if parent_cx.is_telemetry_suppressed() || self.shut_down.load(Ordering::Relaxed) {
             return Started::Dropped(SpanContext::empty_context());
         }
+        let Begin {
+            name,
+            kind,
+            attributes: given,
+            links,
+        } = begin;
         let span_id = self.ids.new_span_id();
         let parent_span = parent_cx.span();
         let parent = Some(parent_span.span_context()).filter(|sc| sc.is_valid());
@@ -148,13 +154,11 @@ impl ThreadSink {
             Some(parent) => parent.trace_id(),
             None => self.ids.new_trace_id(),
         };
-        let kind = builder.span_kind.take().unwrap_or(SpanKind::Internal);
         let sampling = decided.unwrap_or_else(|| {
             // The sampler sees every attribute the span starts with, as OpenTelemetry has them.
-            let given = builder.attributes.as_deref().unwrap_or(&[]);
             let all;
             let attributes = if recorded.is_empty() {
-                given
+                &given
             } else {
                 all = recorded
                     .iter()
@@ -164,14 +168,8 @@ impl ThreadSink {
                     .collect::<Vec<_>>();
                 &all
             };
-            self.sampler.should_sample(
-                Some(parent_cx),
-                trace_id,
-                &builder.name,
-                &kind,
-                attributes,
-                builder.links.as_deref().unwrap_or(&[]),
-            )
+            self.sampler
+                .should_sample(Some(parent_cx), trace_id, &name, &kind, attributes, &links)
         });
         let flags = parent.map_or(TraceFlags::default(), SpanContext::trace_flags);
         let sampled = match sampling.decision {
@@ -197,14 +195,39 @@ impl ThreadSink {
         if let Some(hook) = &self.on_start {
             hook.on_start(&span_context, parent_cx);
         }
-        let given = builder.attributes.take();
         let attributes = self.start_attributes(recorded, given, sampling.attributes, parent_cx);
         // One expression, so the span is built where it is returned, not moved there.
         Started::Recording(Recording {
-            data: Some(self.data(builder, attributes, &span_context, parent, kind)),
+            data: Some(self.data(name, kind, links, attributes, &span_context, parent)),
             span_context,
             sink: Arc::clone(self),
         })
+    }
+}
+
+/// What a span of ours starts with, as the code starting it describes it: the part of the
+/// SDK's `SpanBuilder` the crate's spans use (80 bytes to the builder's 120, so less to write
+/// and to move on every span). Its start time is taken as it is built.
+#[derive(Debug)]
+pub(crate) struct Begin {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    /// Attributes as OpenTelemetry has them, after those recorded as ours (the sampler sees
+    /// them too).
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) links: Vec<Link>,
+}
+
+impl Begin {
+    /// A span named `name` of `kind`, with nothing else yet.
+    #[inline]
+    pub(crate) fn new(name: impl Into<Cow<'static, str>>, kind: SpanKind) -> Begin {
+        Begin {
+            name: name.into(),
+            kind,
+            attributes: Vec::new(),
+            links: Vec::new(),
+        }
     }
 }
 
@@ -224,14 +247,14 @@ impl Sink {
     fn start_attributes(
         &self,
         recorded: Vec<Attribute>,
-        given: Option<Vec<KeyValue>>,
+        given: Vec<KeyValue>,
         sampler_attributes: Vec<KeyValue>,
         parent_cx: &Context,
     ) -> Vec<Attribute> {
         let mut attributes = recorded;
-        if let Some(given) = given {
+        if given.capacity() > 0 {
             if attributes.capacity() == 0 {
-                // The builder's vector becomes the span's buffer (in place, no copy).
+                // The given vector becomes the span's buffer (in place, no copy).
                 attributes = finished::attributes(given);
             } else {
                 attributes.extend(given.into_iter().map(Attribute::from));
@@ -248,23 +271,17 @@ impl Sink {
     }
 
     /// The data of a recording span, with the span limits applied as the SDK applies them: the
-    /// first `attributes` up to the limit kept and the rest counted as dropped.
+    /// first `attributes` (and `links`) up to the limit kept and the rest counted as dropped.
     #[inline]
     fn data(
         &self,
-        builder: SpanBuilder,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        links: Vec<Link>,
         mut attributes: Vec<Attribute>,
         span_context: &SpanContext,
         parent: Option<&SpanContext>,
-        kind: SpanKind,
     ) -> FinishedSpan {
-        let SpanBuilder {
-            name,
-            start_time,
-            events,
-            links,
-            ..
-        } = builder;
         let limits = &self.limits;
         let max_attributes = limits.max_attributes_per_span as usize;
         let dropped_attributes_count = attributes.len().saturating_sub(max_attributes) as u32;
@@ -274,26 +291,17 @@ impl Sink {
             parent,
             kind,
             name,
-            start_time.unwrap_or_else(clock::now),
+            clock::now(),
             attributes,
             dropped_attributes_count,
         );
-        if let Some(links) = links.filter(|links| !links.is_empty()) {
+        if !links.is_empty() {
             let links_of = &mut data.rare().links;
             (links_of.links, links_of.dropped_count) = limited(
                 links,
                 limits.max_links_per_span,
                 limits.max_attributes_per_link,
                 |link| (&mut link.attributes, &mut link.dropped_attributes_count),
-            );
-        }
-        if let Some(events) = events.filter(|events| !events.is_empty()) {
-            let events_of = &mut data.events;
-            (events_of.events, events_of.dropped_count) = limited(
-                events,
-                limits.max_events_per_span,
-                limits.max_attributes_per_event,
-                |event| (&mut event.attributes, &mut event.dropped_attributes_count),
             );
         }
         data
@@ -595,4 +603,19 @@ impl SpanProcessor for SinkProcessor {
 
     /// The processors were given the resource when the sink was made.
     fn set_resource(&mut self, _resource: &Resource) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each span start writes and passes on, against the SDK's `SpanBuilder` it replaced.
+    #[test]
+    fn a_begin_takes_two_thirds_of_a_span_builder() {
+        assert_eq!(std::mem::size_of::<Begin>(), 80);
+        assert_eq!(
+            std::mem::size_of::<opentelemetry::trace::SpanBuilder>(),
+            120
+        );
+    }
 }

@@ -13,8 +13,7 @@ use std::task::{Context as TaskContext, Poll};
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
-    Link, Span as _, SpanBuilder, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt,
-    TraceId,
+    Link, Span as _, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
 };
 use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
@@ -22,7 +21,7 @@ use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
 use crate::finished::{self, Attribute};
-use crate::recording::{self, Started};
+use crate::recording::{self, Begin, Started};
 use crate::{clock, pipeline};
 
 /// The name of the event added to a span whose future was dropped before it completed.
@@ -146,9 +145,7 @@ impl Span {
             }
             active.hints.samples(parent_context)
         };
-        let mut builder = SpanBuilder::from_name(meta.name)
-            .with_kind(meta.kind.clone())
-            .with_start_time(clock::now());
+        let mut begin = Begin::new(meta.name, meta.kind.clone());
         let mut record = (meta.attrs > 0).then_some(record);
         let mut links = links;
         let mut recorded = Vec::new();
@@ -159,11 +156,13 @@ impl Span {
             if let Some(record) = record.take() {
                 recorded = meta.record(record);
             }
-            builder.links = links.take().map(collect_links);
+            if let Some(links) = links.take() {
+                begin.links = collect_links(links);
+            }
         }
         let build = |cx: &Context| {
             let decided = sampled_for_sure.then(|| recording::sampled_for_sure(cx));
-            active.sink.build(builder, recorded, cx, decided)
+            active.sink.build(begin, recorded, cx, decided)
         };
         let started = if meta.root {
             build(&root_context(&parent))

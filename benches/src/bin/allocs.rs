@@ -16,6 +16,10 @@
 //! `--prototype` measures the span-path PROTOTYPE instead (`maestro_trace_benches::span_path`,
 //! issue 13, `docs/span-path.md`): the same counters for its four sync-shaped variants, with the
 //! export side being its conversion to `SpanData`; row `prototype`.
+//!
+//! `--floor` runs, `--calls` times, only what any sampled span the raw API can see as current
+//! pays (rows `floor/context` and `floor/context_ids`; see [`floor`]), to be counted under
+//! callgrind against the span rows (`benches/scripts/instructions.sh`).
 #![allow(unsafe_code)] // implementing `GlobalAlloc` is unsafe by definition
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -261,17 +265,71 @@ fn prototype(calls: u64) {
     }
 }
 
+/// `--floor`: what every sampled span the raw API can see as current pays whatever it does,
+/// `calls` times: a span value of our recording span's size put into a new context, attached,
+/// ended through the current context, its guard and context dropped (`floor/context`, the
+/// `span_path` bench's `context/with_span_sized_attach_end`), and the same with a trace and
+/// span id from the SDK's generator (`floor/context_ids`). No exporter, no other thread: run
+/// under callgrind twice with two counts, the difference is its instructions per span.
+fn floor(calls: u64, only: Option<String>) {
+    use maestro_trace_benches::span_path::SizedHandle;
+    use opentelemetry::trace::TraceState;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId};
+    use opentelemetry::Context;
+    use opentelemetry_sdk::trace::{IdGenerator as _, RandomIdGenerator};
+    use std::time::SystemTime;
+    let ids = RandomIdGenerator::default();
+    let life = |trace_id: TraceId, span_id: SpanId| {
+        let sc = SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let cx = Context::current().with_span(SizedHandle::sized(sc));
+        let guard = cx.attach();
+        Context::map_current(|cx| cx.span().end_with_timestamp(SystemTime::UNIX_EPOCH));
+        drop(black_box(guard));
+    };
+    for variant in ["context", "context_ids"] {
+        if only
+            .as_ref()
+            .is_some_and(|o| *o != format!("floor/{variant}"))
+        {
+            continue;
+        }
+        for _ in 0..calls {
+            match variant {
+                "context" => life(
+                    black_box(TraceId::from(0x0123_4567_89ab_cdef_u128)),
+                    black_box(SpanId::from(0x1234_u64)),
+                ),
+                _ => life(ids.new_trace_id(), ids.new_span_id()),
+            }
+        }
+        println!("{{\"row\":\"floor\",\"variant\":\"{variant}\",\"calls\":{calls}}}");
+    }
+}
+
 fn main() {
     let mut calls: u64 = 20_000;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
-    if std::env::args().any(|arg| arg == "--prototype") {
+    if std::env::args().any(|arg| arg == "--prototype" || arg == "--floor") {
         let calls = std::env::args()
             .skip_while(|arg| arg != "--calls")
             .nth(1)
             .and_then(|n| n.parse().ok())
             .unwrap_or(calls);
-        return prototype(calls);
+        return if std::env::args().any(|arg| arg == "--floor") {
+            floor(
+                calls,
+                std::env::args().skip_while(|arg| arg != "--only").nth(1),
+            )
+        } else {
+            prototype(calls)
+        };
     }
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
@@ -280,7 +338,11 @@ fn main() {
                 Err(_) => return eprintln!("--calls takes a number, not {n:?}"),
             },
             ("--only", Some(row)) => only = Some(row),
-            _ => return eprintln!("usage: allocs [--calls N] [--only ROW/VARIANT] [--prototype]"),
+            _ => {
+                return eprintln!(
+                    "usage: allocs [--calls N] [--only ROW/VARIANT] [--prototype | --floor]"
+                )
+            }
         }
     }
     let rt = match tokio::runtime::Builder::new_current_thread().build() {

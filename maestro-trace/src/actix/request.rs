@@ -13,7 +13,7 @@ use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Uri;
 use actix_web::HttpRequest;
 use opentelemetry::propagation::Extractor;
-use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
@@ -21,7 +21,7 @@ use super::settings::{HttpSemconv, Settings};
 use crate::finished::{self, Attribute};
 use crate::http;
 use crate::pipeline;
-use crate::recording;
+use crate::recording::{self, Begin};
 use crate::span::Span;
 
 /// The host, user agent and client address this worker last recorded, shared with the next
@@ -185,8 +185,7 @@ pub(super) fn start_span(
     } else {
         req.match_pattern()
     };
-    let builder =
-        SpanBuilder::from_name(span_name(method, route.as_deref())).with_kind(SpanKind::Server);
+    let begin = Begin::new(span_name(method, route.as_deref()), SpanKind::Server);
     // The span keeps this buffer (one of the thread's spares) for its attributes: with room for
     // what the request and response add, instead of regrown while they are set (the sampler
     // still sees none).
@@ -201,7 +200,7 @@ pub(super) fn start_span(
             .samples(parent_context)
             .then(|| recording::sampled_for_sure(&parent))
     };
-    let mut span = active.sink.build(builder, buffer, &parent, decided);
+    let mut span = active.sink.build(begin, buffer, &parent, decided);
     let recording = span.is_recording();
     span.recording(|span| {
         span.record_with(|attrs| request_attributes(req, route, settings, recent, attrs));

@@ -39,7 +39,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::propagation::Injector;
-use opentelemetry::trace::{get_active_span, SpanBuilder, SpanKind, SpanRef, Status};
+use opentelemetry::trace::{get_active_span, SpanKind, SpanRef, Status};
 use opentelemetry::{global, Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute::{
     ERROR_TYPE, HTTP_RESPONSE_STATUS_CODE, NETWORK_PROTOCOL_VERSION, SERVER_ADDRESS, SERVER_PORT,
@@ -49,6 +49,7 @@ use pin_project_lite::pin_project;
 
 use crate::http::{self, QueryRedaction};
 use crate::pipeline;
+use crate::recording::Begin;
 use crate::span::{record_exception, InSpan, Span};
 
 pub use crate::http::{DEFAULT_REDACTED_QUERY_PARAMS, REDACTED};
@@ -146,11 +147,12 @@ fn start_client_span(request: &OutgoingRequest<'_>) -> Option<Context> {
         redact_url(request.url).into_owned(),
     ));
 
-    let builder = SpanBuilder::from_name(http::span_method(request.method))
-        .with_kind(SpanKind::Client)
-        .with_attributes(attributes);
+    let begin = Begin {
+        attributes,
+        ..Begin::new(http::span_method(request.method), SpanKind::Client)
+    };
     let parent = Context::current();
-    let span = pipeline::with_sink(|sink| sink.build(builder, Vec::new(), &parent, None))?;
+    let span = pipeline::with_sink(|sink| sink.build(begin, Vec::new(), &parent, None))?;
     Some(span.into_context(&parent))
 }
 

@@ -13,12 +13,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context as TaskContext, Poll};
 
-use opentelemetry::trace::{SpanBuilder, SpanKind, TraceContextExt as _};
+use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::ERROR_TYPE;
 use pin_project_lite::pin_project;
 
 use crate::pipeline::{self, Active};
+use crate::recording::Begin;
 use crate::span::{self, error_chain, record_exception};
 
 #[cfg(feature = "redis")]
@@ -65,12 +66,17 @@ impl Parent {
         kind: SpanKind,
         attributes: Vec<KeyValue>,
     ) -> Context {
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(kind)
-            .with_attributes(attributes);
         self.active
             .sink
-            .build(builder, Vec::new(), &self.cx, None)
+            .build(
+                Begin {
+                    attributes,
+                    ..Begin::new(name, kind)
+                },
+                Vec::new(),
+                &self.cx,
+                None,
+            )
             .into_context(&self.cx)
     }
 }

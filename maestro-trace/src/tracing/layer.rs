@@ -8,9 +8,10 @@
 //! so enters and exits that do not nest (interleaved tasks, explicit guards dropped out of order)
 //! release exactly the context they attached.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 
-use opentelemetry::trace::{Span as _, SpanBuilder, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, ContextGuard, KeyValue, Value};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Subscriber};
@@ -20,7 +21,8 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::fields::{event_name, FieldVisitor, FieldsOf, SpanSteering};
 use crate::finished::{self, Attribute};
-use crate::{pipeline, recording};
+use crate::pipeline;
+use crate::recording::{self, Begin};
 
 /// The `tracing-subscriber` layer that bridges `tracing` spans and events into the installed
 /// maestro-trace pipeline. Made by [`layer()`](super::layer).
@@ -169,14 +171,14 @@ where
             attributes: &mut attributes,
             of: FieldsOf::Span(&mut steering),
         });
-        let builder = match steering.name.take() {
-            Some(name) => SpanBuilder::from_name(name),
-            None => SpanBuilder::from_name(metadata.name()),
-        }
-        .with_kind(steering.kind.take().unwrap_or(SpanKind::Internal));
+        let name = match steering.name.take() {
+            Some(name) => Cow::Owned(name),
+            None => Cow::Borrowed(metadata.name()),
+        };
+        let begin = Begin::new(name, steering.kind.take().unwrap_or(SpanKind::Internal));
         // Sampled for sure: the sampler is not asked (nor are its attributes made for it).
         let decided = sampled_for_sure.then(|| recording::sampled_for_sure(&parent));
-        let mut span = active.sink.build(builder, attributes, &parent, decided);
+        let mut span = active.sink.build(begin, attributes, &parent, decided);
         if let Some(status) = steering.status() {
             span.recording(|span| span.set_status(status));
         }
