@@ -391,14 +391,12 @@ impl Shared {
         drain_rings(&self.ours, taken) + drain_rings(&self.sdk, taken)
     }
 
-    /// `span`, its values cut to the length limit.
-    #[inline]
-    fn truncated(&self, mut span: SpanData) -> SpanData {
+    /// Cuts `span`'s values to the length limit, in place.
+    fn truncate(&self, span: &mut SpanData) {
         let max_len = self.max_value_length.load(Ordering::Relaxed);
         if max_len != usize::MAX {
-            truncate_span(&mut span, max_len);
+            truncate_span(span, max_len);
         }
-        span
     }
 
     /// The `SpanData` of `batch`, made on the export thread, values cut to the length limit.
@@ -410,15 +408,18 @@ impl Shared {
         let data = batch
             .into_iter()
             .map(|span| match span {
-                Pending::Ours(span) => {
-                    let ring = span.ring;
-                    let (data, buffer) = span.into_detached_span_data(&self.scope);
+                Pending::Ours(mut span) => {
+                    let (mut data, buffer) = span.detach_span_data(&self.scope);
                     if let Some(buffer) = buffer {
-                        returned.push((ring, buffer));
+                        returned.push((span.ring, buffer));
                     }
-                    self.truncated(data)
+                    self.truncate(&mut data);
+                    data
                 }
-                Pending::Sdk(span) => self.truncated(span),
+                Pending::Sdk(mut span) => {
+                    self.truncate(&mut span);
+                    span
+                }
             })
             .collect();
         if !returned.is_empty() {
@@ -539,27 +540,31 @@ impl BatchProcessor {
             .store(max_len, Ordering::Relaxed);
     }
 
-    /// Takes one of our spans as it ended; its `SpanData` is made on the export thread.
-    pub(crate) fn end_ours(&self, span: FinishedSpan) {
-        if span.is_sampled() {
+    /// Takes one of our spans as it ended, out of `span` (where its span held it: moved from
+    /// there straight onto the ring); its `SpanData` is made on the export thread.
+    pub(crate) fn end_ours(&self, span: &mut Option<FinishedSpan>) {
+        if span.as_ref().is_some_and(FinishedSpan::is_sampled) {
             self.enqueue(span);
+        } else {
+            *span = None;
         }
     }
 
-    /// Pushes `span` onto this thread's ring, or past a full one into the queue, unless the
-    /// processor is shut down (then it is dropped, counted).
-    fn enqueue<T: Ringed>(&self, span: T) {
+    /// Pushes the span out of `span` onto this thread's ring, or past a full one into the
+    /// queue, unless the processor is shut down (then it is dropped, counted).
+    fn enqueue<T: Ringed>(&self, span: &mut Option<T>) {
         if self.shut_down.load(Ordering::Relaxed) {
-            COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
+            if span.take().is_some() {
+                COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         }
-        let mut span = Some(span);
-        match self.shared.push(&mut span) {
+        match self.shared.push(span) {
             Some(Pushed::Queued(false)) => {}
             Some(Pushed::Queued(true)) => self.signal(),
             // A full ring, or a thread being torn down (no ring to push to).
             Some(Pushed::Full) | None => {
-                if let Some(span) = span {
+                if let Some(span) = span.take() {
                     self.overflow(span.queued());
                 }
             }
@@ -619,7 +624,7 @@ impl SpanProcessor for BatchProcessor {
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.enqueue(span);
+            self.enqueue(&mut Some(span));
         }
     }
 

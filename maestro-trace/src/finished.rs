@@ -10,7 +10,7 @@
 //!
 //! Attributes ([`Attribute`]) are recorded into a buffer the thread takes from its spares
 //! ([`buffer`]), strings of up to [`SHORT`] bytes copied into the attribute itself. The export
-//! thread copies them out ([`FinishedSpan::into_detached_span_data`]: the exporter's vector and
+//! thread copies them out ([`FinishedSpan::detach_span_data`]: the exporter's vector and
 //! strings are made there, and freed there after the export) and sends the emptied buffer back
 //! to the thread that ended the span, so a span's attributes cost its thread no allocation and
 //! no free once it has spares. Their buffer and short strings are then never allocated on one
@@ -121,15 +121,16 @@ impl FinishedSpan {
     /// attributes copied into the exporter's vector (allocated here, short strings made into
     /// strings of their own on the way), and the buffer they were recorded in, emptied, to be
     /// used again by the thread that recorded them (`None`: the span had no buffer, or one too
-    /// large to keep). One pass over the attributes.
-    pub(crate) fn into_detached_span_data(
-        mut self,
+    /// large to keep). One pass over the attributes. The span is left emptied, its fields taken
+    /// where it lies (not moved out whole first).
+    pub(crate) fn detach_span_data(
+        &mut self,
         scope: &InstrumentationScope,
     ) -> (SpanData, Option<Vec<Attribute>>) {
         let capacity = self.attributes.capacity();
         if capacity == 0 {
             // No buffer: nothing to convert, nothing to send back.
-            return (self.span_data_with(Vec::new(), scope), None);
+            return (self.take_span_data(Vec::new(), scope), None);
         }
         let detached = self
             .attributes
@@ -137,7 +138,7 @@ impl FinishedSpan {
             .map(Attribute::into_key_value)
             .collect();
         let recorded = std::mem::take(&mut self.attributes);
-        let data = self.span_data_with(detached, scope);
+        let data = self.take_span_data(detached, scope);
         (data, (capacity <= KEPT_CAPACITY).then_some(recorded))
     }
 
@@ -145,11 +146,17 @@ impl FinishedSpan {
     /// the attributes converted in their own buffer.
     pub(crate) fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
         let attributes = key_values(std::mem::take(&mut self.attributes));
-        self.span_data_with(attributes, scope)
+        self.take_span_data(attributes, scope)
     }
 
-    fn span_data_with(self, attributes: Vec<KeyValue>, scope: &InstrumentationScope) -> SpanData {
-        let Rare { trace_state, links } = self.rare.map(|rare| *rare).unwrap_or_default();
+    /// Takes the span's data out into its `SpanData`, with `attributes`, leaving the span
+    /// emptied.
+    fn take_span_data(
+        &mut self,
+        attributes: Vec<KeyValue>,
+        scope: &InstrumentationScope,
+    ) -> SpanData {
+        let Rare { trace_state, links } = self.rare.take().map(|rare| *rare).unwrap_or_default();
         SpanData {
             span_context: SpanContext::new(
                 self.trace_id,
@@ -160,15 +167,15 @@ impl FinishedSpan {
             ),
             parent_span_id: self.parent_span_id,
             parent_span_is_remote: self.parent_span_is_remote,
-            span_kind: self.kind,
-            name: self.name,
+            span_kind: std::mem::replace(&mut self.kind, SpanKind::Internal),
+            name: std::mem::take(&mut self.name),
             start_time: self.start_time,
             end_time: self.end_time,
             attributes,
             dropped_attributes_count: self.dropped_attributes_count,
-            events: self.events,
+            events: std::mem::take(&mut self.events),
             links,
-            status: self.status,
+            status: std::mem::take(&mut self.status),
             instrumentation_scope: scope.clone(),
         }
     }
@@ -381,8 +388,8 @@ mod tests {
     fn detaching_copies_the_values_out_and_returns_the_buffer_emptied() {
         let attributes = recorded();
         let buffer = attributes.as_ptr() as usize;
-        let span = span_with("detached", attributes);
-        let (data, returned) = span.into_detached_span_data(&scope());
+        let mut span = span_with("detached", attributes);
+        let (data, returned) = span.detach_span_data(&scope());
         let returned = returned.expect("a buffer to return");
         assert!(returned.is_empty());
         assert_eq!(returned.capacity(), 8);
@@ -395,10 +402,10 @@ mod tests {
         assert_eq!(data.attributes, expected());
         assert_eq!(data.name, "detached");
         // A span without attributes has no buffer to return; an oversized one is not kept.
-        let (data, returned) = span_with("bare", Vec::new()).into_detached_span_data(&scope());
+        let (data, returned) = span_with("bare", Vec::new()).detach_span_data(&scope());
         assert!(returned.is_none() && data.attributes.is_empty());
         let (_, returned) = span_with("oversized", Vec::with_capacity(KEPT_CAPACITY + 1))
-            .into_detached_span_data(&scope());
+            .detach_span_data(&scope());
         assert!(returned.is_none());
     }
 

@@ -21,7 +21,7 @@ use pin_project_lite::pin_project;
 
 use crate::attributes::{AttributeValue, Recorder, SpanAttributes};
 use crate::finished::{self, Attribute};
-use crate::recording::{self, Begin, Started};
+use crate::recording::{self, Begin};
 use crate::{clock, pipeline};
 
 /// The name of the event added to a span whose future was dropped before it completed.
@@ -164,33 +164,26 @@ impl Span {
             let decided = sampled_for_sure.then(|| recording::sampled_for_sure(cx));
             active.sink.build(begin, recorded, cx, decided)
         };
-        let started = if meta.root {
+        let mut started = if meta.root {
             build(&root_context(&parent))
         } else {
             build(&parent)
         };
-        let mut span = match started {
-            Started::Recording(span) => span,
-            // Not sampled: children and outgoing requests need its span context only, which
-            // the context holds without boxing a span that records nothing.
-            Started::Dropped(span_context) => {
-                return Span {
-                    cx: Some(parent.with_remote_span_context(span_context)),
-                    owned: true,
-                };
+        // Recorded in place: the span is moved once, into the context (not out of `started`
+        // first). A span not sampled goes into the context as its span context alone.
+        started.recording(|span| {
+            if let Some(record) = record {
+                // Sampled after all (e.g. by a ratio): record now.
+                span.record(meta.record(record));
             }
-        };
-        if let Some(record) = record {
-            // Sampled after all (e.g. by a ratio): record now.
-            span.record(meta.record(record));
-        }
-        if let Some(links) = links {
-            for link in collect_links(links) {
-                span.add_link(link.span_context, link.attributes);
+            if let Some(links) = links {
+                for link in collect_links(links) {
+                    span.add_link(link.span_context, link.attributes);
+                }
             }
-        }
+        });
         Span {
-            cx: Some(parent.with_span(span)),
+            cx: Some(started.into_context(&parent)),
             owned: true,
         }
     }
