@@ -214,7 +214,7 @@ impl ThreadSink {
             span_context,
             sink: Arc::clone(self),
         });
-        if links.capacity() == 0 {
+        if links.is_empty() {
             release(links);
         } else {
             started.recording(|span| span.start_links(links));
@@ -278,7 +278,7 @@ impl Sink {
         } else {
             attributes.extend(given.into_iter().map(Attribute::from));
         }
-        if sampler_attributes.capacity() == 0 {
+        if sampler_attributes.is_empty() {
             release(sampler_attributes);
         } else {
             attributes.extend(sampler_attributes.into_iter().map(Attribute::from));
@@ -327,13 +327,14 @@ impl Sink {
     }
 }
 
-/// Lets go of `vec`, which holds no memory (capacity 0): without the call to its destructor,
-/// which has nothing to free. Most spans start with no links and no given or sampler
-/// attributes, so the span path lets go of three such vectors per span.
+/// Drops `vec`, without the call to its destructor when it holds no memory (capacity 0:
+/// nothing to free, no element to drop). Most spans start with no links and no given or
+/// sampler attributes, and the span path lets go of those three empty vectors per span.
 #[inline(always)]
 fn release<T>(vec: Vec<T>) {
-    debug_assert_eq!(vec.capacity(), 0);
-    std::mem::forget(vec);
+    if vec.capacity() == 0 {
+        std::mem::forget(vec);
+    }
 }
 
 /// The first `max` of `items`, each with its first `max_attributes` attributes, and how many
