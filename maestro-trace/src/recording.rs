@@ -294,8 +294,11 @@ impl Sink {
     /// (moved from where it lies straight onto the thread's ring), else as the `SpanData` made
     /// of it. Leaves `span` empty.
     fn deliver(&self, span: &mut Option<FinishedSpan>) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            *span = None;
+            return;
+        }
         match &self.delivery.batch {
-            _ if self.shut_down.load(Ordering::Relaxed) => *span = None,
             Some(batch) => batch.end_ours(span),
             None => {
                 if let Some(span) = span.take() {
@@ -429,10 +432,10 @@ impl fmt::Debug for Recording {
 impl Recording {
     /// Sets the links the span starts with, with the span limits applied as the SDK applies
     /// them: the first up to the limit kept, each with its first attributes up to the limit,
-    /// and the rest counted as dropped.
-    fn start_links(&mut self, links: Vec<Link>) {
+    /// and the rest counted as dropped. No links: nothing set (no room made for them).
+    pub(crate) fn start_links(&mut self, links: Vec<Link>) {
         let limits = &self.sink.limits;
-        if let Some(data) = &mut self.data {
+        if let (Some(data), false) = (&mut self.data, links.is_empty()) {
             let links_of = &mut data.rare().links;
             (links_of.links, links_of.dropped_count) = limited(
                 links,
@@ -468,8 +471,7 @@ impl Recording {
         };
         data.end_time = end_time;
         self.sink.deliver(&mut self.data);
-        // Ended: delivered once (`deliver` leaves it empty; this keeps it so whatever it did).
-        self.data = None;
+        debug_assert!(self.data.is_none(), "delivered, so ended: once");
     }
 }
 

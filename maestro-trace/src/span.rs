@@ -13,7 +13,7 @@ use std::task::{Context as TaskContext, Poll};
 use opentelemetry::baggage::{Baggage, BaggageExt as _};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::trace::{
-    Link, Span as _, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
+    Link, SpanContext, SpanId, SpanKind, SpanRef, Status, TraceContextExt, TraceId,
 };
 use opentelemetry::{Context, ContextGuard, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute::{EXCEPTION_MESSAGE, EXCEPTION_TYPE};
@@ -177,9 +177,7 @@ impl Span {
                 span.record(meta.record(record));
             }
             if let Some(links) = links {
-                for link in collect_links(links) {
-                    span.add_link(link.span_context, link.attributes);
-                }
+                span.start_links(collect_links(links));
             }
         });
         Span {

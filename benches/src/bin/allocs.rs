@@ -316,17 +316,15 @@ fn main() {
     let mut calls: u64 = 20_000;
     let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
-    if std::env::args().any(|arg| arg == "--prototype" || arg == "--floor") {
-        let calls = std::env::args()
-            .skip_while(|arg| arg != "--calls")
-            .nth(1)
+    // The value after `flag` (the modes below take their options in any order).
+    let value_of = |flag: &str| std::env::args().skip_while(|arg| arg != flag).nth(1);
+    let has = |flag: &str| std::env::args().any(|arg| arg == flag);
+    if has("--prototype") || has("--floor") {
+        let calls = value_of("--calls")
             .and_then(|n| n.parse().ok())
             .unwrap_or(calls);
-        return if std::env::args().any(|arg| arg == "--floor") {
-            floor(
-                calls,
-                std::env::args().skip_while(|arg| arg != "--only").nth(1),
-            )
+        return if has("--floor") {
+            floor(calls, value_of("--only"))
         } else {
             prototype(calls)
         };
