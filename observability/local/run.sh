@@ -38,7 +38,14 @@ sampling="${SAMPLING_PERCENTAGE:-25}"
 ingesters="${INGESTERS:-1}"
 partitions=6
 slow_ms=1000
-decision_wait=15s
+# Tail sampling decides a trace decision_wait after its first span reached the ingester, so the
+# wait must outlast the test's Kafka outages, or a trace in flight across one is decided on the
+# spans that arrived before it (a slow trace then looks fast, and is dropped with its late
+# spans). As the ingester saw them here, from losing the broker to consuming again, those
+# outages lasted 12-15 s (a stop, 2-3 s down, a JVM start of 7-10 s, rejoining the group): the
+# test waits three times that. Run mode has no outages and shows traces sooner.
+decision_wait_s=$([ "$mode" = test ] && echo 45 || echo 15)
+decision_wait="${decision_wait_s}s"
 timeout_s="${TOPOLOGY_TIMEOUT:-600}"
 [ "$ingesters" -ge 1 ] && [ "$ingesters" -le "$partitions" ] \
   || { echo "INGESTERS must be 1..$partitions" >&2; exit 2; }
@@ -209,10 +216,18 @@ cluster_id="$("${kafka_java[@]}" kafka.tools.StorageTool random-uuid)"
   -c "$work/kafka/server.properties" --standalone >"$work/logs/kafka-format.log"
 # The broker's start and stop as scripts: run.sh starts it, the test's events stop and start it
 # mid-load (a clean stop, SIGTERM; the same data directory on restart).
+# kafka-start returns once the broker listens (at most 60 s), so that an event's length is the
+# outage the collectors and the ingester saw.
 cat >"$work/kafka-start" <<SH
 #!/usr/bin/env bash
 $(printf '%q ' "${kafka_java[@]}") kafka.Kafka "$work/kafka/server.properties" >>"$work/logs/kafka.log" 2>&1 &
 echo \$! >"$work/pids/kafka"
+for _ in \$(seq 600); do
+  (exec 3<>/dev/tcp/127.0.0.1/$kafka_port) 2>/dev/null && exit 0
+  sleep 0.1
+done
+echo "kafka: nothing listens on 127.0.0.1:$kafka_port after 60 s" >&2
+exit 1
 SH
 cat >"$work/kafka-stop" <<SH
 #!/usr/bin/env bash
@@ -403,7 +418,7 @@ start_s=$(date +%s)
   --at "0.25=$work/collector-1-kill && sleep 3 && $work/collector-1-start" \
   --at "0.5=$work/kafka-stop && sleep 2 && $work/kafka-start" \
   --at "0.75=$work/kafka-stop && sleep 2 && $work/collector-2-kill && sleep 1 && $work/kafka-start" \
-  --lag-command "$work/kafka-lag" --lag-out "$work/lag.txt"
+  --lag-command "$work/kafka-lag" --lag-out "$work/lag.txt" --events "$work/events.json"
 load_s=$(( $(date +%s) - start_s ))
 rss_line="$(rss collector-1 ingester-1 storage query kafka haproxy prometheus ml-api-1)"
 # RED metrics: a second, undisturbed load, counted back from Prometheus and the Monitor API.
@@ -420,7 +435,7 @@ done
 cat "$work"/export-*.txt >&2
 "${driver[@]}" check "${common[@]}" --sampling-percentage "$sampling" \
   --exports "$work/export-1.txt,$work/export-2.txt" --collectors collector-1,collector-2 \
-  --settle-seconds 90
+  --events "$work/events.json" --decision-wait-s "$decision_wait_s" --settle-seconds 90
 log "load ${load_s}s for $requests traces; Kafka lag max $(sort -n "$work/lag.txt" | tail -n1) messages; peak RSS: $rss_line"
 
 # Sizing: what one collector takes (straight to collector-1, which then carries it to Kafka),

@@ -82,6 +82,7 @@ def one_trace(index, args, apis):
     predicting = index % 2
     slow = index % 10 == 5
     start_ns = time.time_ns()
+    started_s = time.monotonic() - args.load_started
     calls = []
     for instance in (0, 1):
         if instance == predicting:
@@ -101,7 +102,7 @@ def one_trace(index, args, apis):
                             root_span(trace_id, span_id, start_ns, end_ns, failed))
     return {"index": index, "trace_id": trace_id, "root_span_id": span_id, "calls": calls,
             "slow": slow, "error": failed, "root_export_status": export_status,
-            "duration_ms": (end_ns - start_ns) / 1e6}
+            "started_s": round(started_s, 3), "duration_ms": (end_ns - start_ns) / 1e6}
 
 
 def load(args):
@@ -112,12 +113,15 @@ def load(args):
     records = []
     next_index = [0]
     started = time.monotonic()
+    args.load_started = started
     interval = 1.0 / args.rate
 
     def fire(command):
         print(f"[load] at trace {next_index[0]}: {command}", file=sys.stderr, flush=True)
+        began = time.monotonic() - started
         result = subprocess.run(command, shell=True, check=False)
-        fired.append((command, result.returncode))
+        fired.append({"command": command, "code": result.returncode, "began_s": round(began, 3),
+                      "ended_s": round(time.monotonic() - started, 3)})
 
     event_threads = []
 
@@ -174,12 +178,35 @@ def load(args):
     with open(args.record, "w", encoding="utf-8") as out:
         for record in records:
             out.write(json.dumps(record) + "\n")
-    print(f"[load] {len(records)} traces in {elapsed:.1f}s; events: {fired}", file=sys.stderr)
-    failed_events = [command for command, code in fired if code != 0]
+    if args.events:
+        with open(args.events, "w", encoding="utf-8") as out:
+            json.dump(fired, out)
+    print(f"[load] {len(records)} traces in {elapsed:.1f}s; events:", file=sys.stderr)
+    for event in fired:
+        print(f"[load]   {event_window(event)}, exit {event['code']}: {event['command']}",
+              file=sys.stderr)
+    failed_events = [event["command"] for event in fired if event["code"] != 0]
     if failed_events:
         print(f"[load] events failed: {failed_events}", file=sys.stderr)
         return 1
     return 0
+
+
+def event_window(event):
+    return (f"+{event['began_s']:.1f}..+{event['ended_s']:.1f} s "
+            f"({event['ended_s'] - event['began_s']:.1f} s)")
+
+
+def in_flight_across(record, events):
+    """The event a trace was in flight across (it had started and not yet ended when the
+    event began, or it started during the event), if any."""
+    start = record.get("started_s")
+    if start is None:
+        return None
+    for event in events:
+        if event["began_s"] - record["duration_ms"] / 1000 <= start <= event["ended_s"]:
+            return event
+    return None
 
 
 def fetch_trace(query, trace_id):
@@ -309,6 +336,26 @@ def check(args):
         fail(f"error traces kept {len(errors_kept)}/{len(errors)}")
     if len(slow_kept) != len(slow):
         fail(f"slow traces kept {len(slow_kept)}/{len(slow)}")
+    # Where each lost trace was: one in flight across an outage longer than decision_wait was
+    # decided on the spans that arrived before the outage (the topology's configuration, not
+    # the sampler, at fault), and the check says so.
+    events = []
+    if args.events:
+        with open(args.events, encoding="utf-8") as events_file:
+            events = json.load(events_file)
+    for record in [r for r in must_keep if r["trace_id"] not in stored][:10]:
+        event = in_flight_across(record, events)
+        where = (f"in flight across the event at {event_window(event)}: {event['command']}"
+                 if event else "not in flight across any event")
+        kind = "error" if record["error"] else "slow"
+        fail(f"trace {record['index']} ({record['trace_id']}, {kind}, started "
+             f"+{record.get('started_s', 0):.1f} s, {record['duration_ms']:.0f} ms) not kept; {where}")
+    for event in events:
+        if event["ended_s"] - event["began_s"] >= args.decision_wait_s:
+            fail(f"the event at {event_window(event)} outlasted the tail-sampling decision_wait "
+                 f"({args.decision_wait_s:.0f} s): a trace in flight across it is decided on the "
+                 f"spans that arrived before it ({event['command']})")
+    lasted = ", ".join(f"{e['ended_s'] - e['began_s']:.1f}" for e in events) or "none"
     if not errors or not slow:
         fail(f"the load made {len(errors)} error and {len(slow)} slow traces: nothing to check")
 
@@ -356,7 +403,8 @@ def check(args):
           f"accepted {max(low, 0):.0f}..{high:.0f}); kept traces complete "
           f"{len(stored) - incomplete}/{len(stored)}; split across collectors {split}/{len(stored)}; "
           f"duplicate spans (resent exports) {duplicates}; "
-          f"spans per collector {per_collector}", file=sys.stderr)
+          f"spans per collector {per_collector}; events lasted {lasted} s "
+          f"(decision_wait {args.decision_wait_s:.0f} s)", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -602,6 +650,10 @@ def main():
                         help="FRACTION=COMMAND: run COMMAND when that share of the load started")
     parser.add_argument("--lag-command", help="prints the ingesters' Kafka lag")
     parser.add_argument("--lag-out", default=os.devnull)
+    parser.add_argument("--events", default="",
+                        help="JSON file of the --at events' windows (load writes, check reads)")
+    parser.add_argument("--decision-wait-s", type=float, default=15,
+                        help="the ingester's tail-sampling decision_wait, in seconds")
     parser.add_argument("--sampling-percentage", type=float, default=25)
     parser.add_argument("--exports", default="", help="files with each service's export counters")
     parser.add_argument("--collectors", default="", help="collector names that must carry spans")
